@@ -1,0 +1,13 @@
+/* kernel/pmm.h: physical page frames, fed by the boot memory map, handed out by a buddy allocator. */
+#pragma once
+#include <stdint.h>
+
+struct bootinfo;
+void pmm_init(const struct bootinfo *bi);
+uint64_t pmm_alloc_pages(unsigned order);      /* physical address, 0 when exhausted */
+void pmm_free_pages(uint64_t pa, unsigned order);
+uint64_t pmm_alloc_page(void);                  /* zeroed page */
+void pmm_free_page(uint64_t pa);
+uint64_t pmm_free_count(void);                  /* free pages */
+uint64_t pmm_total_count(void);                 /* usable pages */
+uint64_t pmm_max_phys(void);                    /* end of the highest usable RAM */
