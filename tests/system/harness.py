@@ -27,7 +27,7 @@ SCALE = float(os.environ.get("SHOAL_TEST_TIMEOUT_SCALE", "1"))
 KTEST_EXIT_PASS = 33  # isa-debug-exit: (0x10 << 1) | 1
 KTEST_EXIT_FAIL = 35  # (0x11 << 1) | 1
 
-KTEST_LINE = re.compile(r"ktest: (?P<name>[^:\s]+): (?P<verdict>ok|FAIL)\b(?P<rest>.*)")
+KTEST_LINE = re.compile(r"ktest: (?P<name>[^:\s]+): (?P<verdict>\S+)(?P<rest>.*)")
 KTEST_SUMMARY = re.compile(r"ktest: summary: (\d+) passed, (\d+) failed")
 
 
