@@ -8,6 +8,12 @@ CC := gcc
 LD := ld
 OBJCOPY := objcopy
 B := build
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 KCFLAGS := -std=gnu11 -ffreestanding -fno-builtin -fno-pic -fno-pie -mno-red-zone -mcmodel=kernel \
 	-mgeneral-regs-only -mno-sse -mno-mmx -fno-stack-protector -fno-omit-frame-pointer \
@@ -34,39 +40,47 @@ kernel: $(B)/shoal.elf $(B)/shoal32.elf
 
 $(B)/k/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 $(B)/k/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(KASFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 # Two link passes: the second embeds the symbol table of the first. The table sits after all code,
 # so function addresses are the same in both; the check below makes sure of it.
 $(B)/shoal.elf: $(KOBJ) linker.ld tools/ksyms
-	tools/ksyms > $(B)/ksyms0.S
-	$(CC) $(KASFLAGS) -c $(B)/ksyms0.S -o $(B)/ksyms0.o
-	$(LD) $(KLDFLAGS) -o $(B)/shoal.pass1.elf $(KOBJ) $(B)/ksyms0.o
-	tools/ksyms $(B)/shoal.pass1.elf > $(B)/ksyms.S
-	$(CC) $(KASFLAGS) -c $(B)/ksyms.S -o $(B)/ksyms.o
-	$(LD) $(KLDFLAGS) -o $@.tmp $(KOBJ) $(B)/ksyms.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)tools/ksyms > $(B)/ksyms0.S
+	$(Q)$(CC) $(KASFLAGS) -c $(B)/ksyms0.S -o $(B)/ksyms0.o
+	$(Q)$(LD) $(KLDFLAGS) -o $(B)/shoal.pass1.elf $(KOBJ) $(B)/ksyms0.o
+	$(Q)tools/ksyms $(B)/shoal.pass1.elf > $(B)/ksyms.S
+	$(Q)$(CC) $(KASFLAGS) -c $(B)/ksyms.S -o $(B)/ksyms.o
+	$(Q)$(LD) $(KLDFLAGS) -o $@.tmp $(KOBJ) $(B)/ksyms.o
 	@cmp -s <(tools/ksyms $(B)/shoal.pass1.elf) <(tools/ksyms $@.tmp) || \
 		{ echo "ksyms: function addresses moved between link passes" >&2; exit 1; }
-	mv $@.tmp $@
+	$(Q)mv $@.tmp $@
 
 $(B)/shoal32.elf: $(B)/shoal.elf
 	$(OBJCOPY) -O elf32-i386 $< $@
 
+# The userland (busybox, Shoal's programs, /init) and the initrd: user/user.mk defines INITRD.
+-include user/user.mk
+
 iso: $(B)/shoal.iso
-$(B)/shoal.iso: $(B)/shoal.elf boot/grub.cfg
+$(B)/shoal.iso: $(B)/shoal.elf boot/grub.cfg $(INITRD)
 	@rm -rf $(B)/iso && mkdir -p $(B)/iso/boot/grub
 	cp $(B)/shoal.elf $(B)/iso/boot/shoal.elf
+	$(if $(INITRD),cp $(INITRD) $(B)/iso/boot/initrd.cpio)
 	cp boot/grub.cfg $(B)/iso/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $(B)/iso 2>$(B)/grub-mkrescue.log || { cat $(B)/grub-mkrescue.log; exit 1; }
 
 netboot: $(B)/netboot/boot/shoal.elf
-$(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg
+$(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg $(INITRD)
 	@rm -rf $(B)/netboot && mkdir -p $(B)/netboot
 	grub-mknetdir --net-directory=$(B)/netboot --subdir=boot/grub -d /usr/lib/grub/i386-pc >/dev/null
+	$(if $(INITRD),cp $(INITRD) $(B)/netboot/boot/initrd.cpio)
 	cp boot/grub-netboot.cfg $(B)/netboot/boot/grub/grub.cfg
 	cp $(B)/shoal.elf $@
 

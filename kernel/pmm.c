@@ -6,6 +6,7 @@
 #include "kernel/pmm.h"
 #include "kernel/bootinfo.h"
 #include "kernel/buddy.h"
+#include "kernel/kmalloc.h"
 #include "kernel/mm.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
@@ -119,6 +120,44 @@ uint64_t pmm_alloc_page(void)
 }
 
 void pmm_free_page(uint64_t pa) { pmm_free_pages(pa, 0); }
+/* Reference counts of pages shared copy-on-write between address spaces; 0 = not a counted page. */
+static uint16_t *page_refs;
+
+void pmm_refs_init(void)
+{
+    page_refs = kzalloc((max_phys >> PAGE_SHIFT) * sizeof *page_refs);
+    if (!page_refs)
+        panic("pmm: no memory for page reference counts");
+}
+
+uint64_t page_alloc_user(void)
+{
+    uint64_t pa = pmm_alloc_page();
+    if (pa)
+        page_refs[pa >> PAGE_SHIFT] = 1;
+    return pa;
+}
+
+void page_get(uint64_t pa)
+{
+    uint64_t f = spin_lock_irqsave(&pmm_lock);
+    page_refs[pa >> PAGE_SHIFT]++;
+    spin_unlock_irqrestore(&pmm_lock, f);
+}
+
+void page_put(uint64_t pa)
+{
+    uint64_t f = spin_lock_irqsave(&pmm_lock);
+    uint16_t left = page_refs[pa >> PAGE_SHIFT] ? --page_refs[pa >> PAGE_SHIFT] : 0xffff;
+    spin_unlock_irqrestore(&pmm_lock, f);
+    if (left == 0)
+        pmm_free_pages(pa, 0);
+    else if (left == 0xffff)
+        printk(LOG_ERR, "pmm: page_put of uncounted page %#lx (from %p)\n", pa, __builtin_return_address(0));
+}
+
+unsigned page_refcount(uint64_t pa) { return page_refs[pa >> PAGE_SHIFT]; }
+
 uint64_t pmm_free_count(void) { return buddy_free_pages(&buddy); }
 uint64_t pmm_total_count(void) { return buddy.usable_pages; }
 uint64_t pmm_max_phys(void) { return max_phys; }

@@ -6,9 +6,15 @@
 #include "kernel/sched.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/gdt.h"
+#include "arch/x86/percpu.h"
+#include "kernel/fpu.h"
+#include "kernel/proc.h"
+#include "kernel/uvm.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/trap.h"
 #include "kernel/kmalloc.h"
+#include "kernel/mm.h"
+#include "kernel/pmm.h"
 #include "kernel/panic.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
@@ -51,7 +57,7 @@ static void reap_dead_tasks(void)
         list_del(&t->run_link);
         list_del(&t->all_link);
         stats.tasks--;
-        kfree(t->kstack);
+        pmm_free_pages(V2P(t->kstack), KSTACK_ORDER);
         kfree(t);
     }
     irq_restore(f);
@@ -85,12 +91,12 @@ void sched_init(void)
 struct task *kthread_create(const char *name, void (*fn)(void *arg), void *arg)
 {
     struct task *t = kzalloc(sizeof *t);
-    void *stack = kmalloc(KSTACK_SIZE);
-    if (!t || !stack) {
+    uint64_t stack_pa = t ? pmm_alloc_pages(KSTACK_ORDER) : 0;
+    if (!stack_pa) {
         kfree(t);
-        kfree(stack);
         return NULL;
     }
+    void *stack = P2V(stack_pa);
     t->kstack = stack;
     t->kstack_size = KSTACK_SIZE;
     /* What context_switch pops: r15 r14 r13 r12 rbx rbp, then "returns" to kthread_start. */
@@ -147,8 +153,16 @@ void schedule(void)
     next->slice_left = SLICE_TICKS;
     if (next != prev) {
         stats.switches++;
+        if (prev->proc)
+            fpu_save(prev);
+        if (next->proc) {
+            fpu_restore(next);
+            wrmsr(MSR_FS_BASE, next->fs_base);
+            if (next->proc->mm)
+                mm_activate(next->proc->mm);
+        }
         current = next;
-        tss_set_rsp0((uint64_t)next->kstack + next->kstack_size);
+        percpu_set_kernel_stack((uint64_t)next->kstack + next->kstack_size);
         context_switch(&prev->saved_rsp, next->saved_rsp);
     }
     irq_restore(f);
@@ -237,13 +251,22 @@ static void wake_some(struct waitqueue *wq, bool all)
 void wake_up(struct waitqueue *wq) { wake_some(wq, true); }
 void wake_up_one(struct waitqueue *wq) { wake_some(wq, false); }
 
-void sleep_ns(uint64_t ns)
+bool sleep_ns(uint64_t ns)
 {
     if (ns == 0) {
         yield();
-        return;
+        return true;
     }
+    uint64_t deadline = clock_ns() + ns;
     wq_sleep(NULL, ns);
+    return clock_ns() >= deadline;
+}
+
+void sched_wake_task(struct task *t)
+{
+    uint64_t f = irq_save();
+    task_wake(t, false);
+    irq_restore(f);
 }
 
 void sched_get_stats(struct sched_stats *s)
@@ -251,4 +274,15 @@ void sched_get_stats(struct sched_stats *s)
     uint64_t f = irq_save();
     *s = stats;
     irq_restore(f);
+}
+
+unsigned sched_nr_running(void)
+{
+    uint64_t f = irq_save();
+    unsigned n = current != idle_task && current->state == TASK_RUNNABLE;
+    struct list_head *pos;
+    list_for_each(pos, &run_queue)
+        n++;
+    irq_restore(f);
+    return n;
 }

@@ -4,11 +4,15 @@
  */
 #pragma once
 #include "arch/x86/irq.h"
+#include "kernel/errno.h"
 #include "kernel/list.h"
+#include "kernel/signal.h"
+#include "kernel/time.h"
 #include <stdbool.h>
 #include <stdint.h>
 
 struct trap_frame;
+struct process;
 
 enum task_state { TASK_RUNNABLE, TASK_BLOCKED, TASK_DEAD };
 
@@ -31,9 +35,15 @@ struct task {
     bool timed_out;
     uint64_t ticks_run;             /* CPU time, in scheduler ticks */
     int slice_left;
+    struct process *proc;           /* user process this task runs, NULL for kernel threads */
+    struct trap_frame *user_frame;  /* user registers saved on entry from ring 3 */
+    long syscall_nr;                /* the call in progress (for restarts) */
+    uint64_t fs_base;               /* user TLS base (arch_prctl ARCH_SET_FS) */
+    uint8_t fpu_state[512] __attribute__((aligned(16)));   /* fxsave image of the user FPU/SSE state */
 };
 
-#define KSTACK_SIZE 16384
+#define KSTACK_ORDER 2
+#define KSTACK_SIZE (4096 << KSTACK_ORDER)
 
 void sched_init(void);              /* the boot flow becomes task 0, the idle task */
 __attribute__((noreturn)) void sched_idle_loop(void);   /* what task 0 does once boot has started init */
@@ -62,8 +72,39 @@ bool wq_sleep(struct waitqueue *wq, uint64_t timeout_ns);
         irq_restore(__f);                                      \
     } while (0)
 
-void sleep_ns(uint64_t ns);
+/* Sleep until cond holds, a signal arrives (-EINTR) or timeout_ns passes (-ETIMEDOUT; 0 = no
+ * timeout). Returns 0 when cond holds. Signals wake blocked tasks (sched_wake_task). */
+#define wait_event_interruptible_timeout(wq, cond, timeout_ns)                           \
+    ({                                                                                  \
+        int __r = 0;                                                                    \
+        uint64_t __to = (timeout_ns);                                                   \
+        uint64_t __deadline = __to ? clock_ns() + __to : 0;                             \
+        uint64_t __f = irq_save();                                                      \
+        while (!(cond)) {                                                               \
+            if (signal_pending()) {                                                     \
+                __r = -EINTR;                                                           \
+                break;                                                                  \
+            }                                                                           \
+            uint64_t __now = clock_ns();                                                \
+            if (__deadline && __now >= __deadline) {                                    \
+                __r = -ETIMEDOUT;                                                       \
+                break;                                                                  \
+            }                                                                           \
+            wq_sleep(&(wq), __deadline ? __deadline - __now : 0);                      \
+        }                                                                               \
+        irq_restore(__f);                                                               \
+        __r;                                                                            \
+    })
+#define wait_event_interruptible(wq, cond) wait_event_interruptible_timeout(wq, cond, 0)
+
+/* Wakes t if it is blocked (on a wait queue or a timed sleep); it re-checks its condition. */
+void sched_wake_task(struct task *t);
+
+/* Returns true if the whole time passed, false if woken early (by a signal). */
+bool sleep_ns(uint64_t ns);
 static inline void msleep(uint64_t ms) { sleep_ns(ms * 1000000ull); }
 
 struct sched_stats { uint64_t switches, preemptions, tasks; };
 void sched_get_stats(struct sched_stats *s);
+/* Tasks that are runnable now (the running one included, the idle task not): the load average's input. */
+unsigned sched_nr_running(void);

@@ -11,11 +11,13 @@
 
 typedef long (*syscall_fn)(long a0, long a1, long a2, long a3, long a4, long a5);
 
+/* Aligned to its (padded) size: the compiler places each descriptor on such a boundary anyway,
+ * and the dispatcher walks the section as an array. */
 struct syscall_desc {
     int nr;
     const char *name;
     syscall_fn fn;
-};
+} __attribute__((aligned(32)));
 
 #define SYSCALL(nr_, name_)                                                                          \
     static long sys_##name_(long a0, long a1, long a2, long a3, long a4, long a5);                  \

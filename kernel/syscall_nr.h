@@ -48,6 +48,7 @@
 #define NR_fcntl 72
 #define NR_flock 73
 #define NR_fsync 74
+#define NR_fdatasync 75
 #define NR_ftruncate 77
 #define NR_truncate 76
 #define NR_getdents 78
@@ -109,6 +110,7 @@
 #define NR_arch_prctl 158
 #define NR_setrlimit 160
 #define NR_sync 162
+#define NR_settimeofday 164
 #define NR_mount 165
 #define NR_umount2 166
 #define NR_reboot 169

@@ -205,3 +205,36 @@ bool vm_translate(struct vm_space *s, uint64_t va, uint64_t *pa_out, unsigned *f
                      ((*pte & nx_bit) || !nx_bit ? 0 : VM_EXEC);
     return true;
 }
+
+/* Calls fn for every present 4 KiB mapping in [start, end) of the lower half, skipping absent
+ * tables whole; fn may change *pte (the caller flushes the TLB). */
+void vm_for_each_pte(struct vm_space *s, uint64_t start, uint64_t end,
+                     void (*fn)(uint64_t va, uint64_t *pte, void *ctx), void *ctx)
+{
+    uint64_t va = start;
+    while (va < end) {
+        uint64_t *t = P2V(s->pml4);
+        int level = 3;
+        for (; level > 0; level--) {
+            uint64_t e = t[idx(va, level)];
+            if (!(e & PTE_P) || (e & PTE_PS))
+                break;
+            t = table(e);
+        }
+        if (level > 0) {                /* a whole table is absent: skip what it would cover */
+            uint64_t span = 1ull << (12 + 9 * level);
+            va = (va & ~(span - 1)) + span;
+            continue;
+        }
+        uint64_t *pte = &t[idx(va, 0)];
+        if (*pte & PTE_P)
+            fn(va, pte, ctx);
+        va += PAGE_SIZE;
+    }
+}
+
+uint64_t vm_pte_make(uint64_t pa, unsigned flags) { return (pa & PTE_ADDR) | pte_flags(flags); }
+uint64_t vm_pte_addr(uint64_t pte) { return pte & PTE_ADDR; }
+bool vm_pte_writable(uint64_t pte) { return pte & PTE_W; }
+uint64_t *vm_pte_lookup(struct vm_space *s, uint64_t va) { return walk(s->pml4, va, 0, false); }
+void vm_flush_all(void) { write_cr3(read_cr3()); }

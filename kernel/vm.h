@@ -27,3 +27,12 @@ void vm_activate(struct vm_space *s);
 int vm_map(struct vm_space *s, uint64_t va, uint64_t pa, unsigned flags);   /* 4 KiB; 0 or -ENOMEM */
 bool vm_unmap(struct vm_space *s, uint64_t va, uint64_t *pa_out);
 bool vm_translate(struct vm_space *s, uint64_t va, uint64_t *pa_out, unsigned *flags_out);
+
+/* Page-table entries for the user memory manager (kernel/uvm.c). */
+void vm_for_each_pte(struct vm_space *s, uint64_t start, uint64_t end,
+                     void (*fn)(uint64_t va, uint64_t *pte, void *ctx), void *ctx);
+uint64_t vm_pte_make(uint64_t pa, unsigned flags);
+uint64_t vm_pte_addr(uint64_t pte);
+bool vm_pte_writable(uint64_t pte);
+uint64_t *vm_pte_lookup(struct vm_space *s, uint64_t va);   /* NULL if no page table covers va */
+void vm_flush_all(void);

@@ -53,6 +53,7 @@ trap_common:
     add $16, %rsp
     .globl trap_return
 trap_return:
+    cli                         /* no interrupt between swapgs and iretq */
     testb $3, 18*8(%rsp)
     jz 2f
     swapgs
@@ -87,3 +88,47 @@ isr_table:
     .set i, i + 1
 .endr
     .noaltmacro
+
+/*
+ * syscall_entry: the `syscall` instruction lands here with user rsp, rip in rcx, rflags in r11,
+ * interrupts masked by SFMASK. We build the same frame as an interrupt from ring 3 would, so
+ * signals, fork and execve handle one kind of frame, and leave through trap_return (iretq).
+ */
+    .text
+    .globl syscall_entry
+syscall_entry:
+    swapgs
+    mov %rsp, %gs:8             /* percpu.user_rsp */
+    mov %gs:0, %rsp             /* percpu.kernel_rsp */
+    pushq $0x1b                 /* USER_DS */
+    pushq %gs:8
+    pushq %r11
+    pushq $0x23                 /* USER_CS */
+    pushq %rcx
+    pushq $0                    /* error code */
+    pushq $0x100                /* "vector": a system call */
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    mov %rsp, %rdi
+    xor %ebp, %ebp
+    call syscall_dispatch
+    jmp trap_return
+
+/* ret_to_user(struct trap_frame *tf): start (or resume) user mode from a frame on this stack. */
+    .globl ret_to_user
+ret_to_user:
+    mov %rdi, %rsp
+    jmp trap_return

@@ -9,6 +9,7 @@
 #include "arch/x86/io.h"
 #include "arch/x86/trap.h"
 #include "kernel/printk.h"
+#include "kernel/proc.h"
 #include "kernel/sched.h"
 
 #define PIT_HZ 1193182ull
@@ -57,6 +58,7 @@ static void timer_interrupt(struct trap_frame *tf)
 {
     ticks++;
     lapic_eoi();
+    proc_tick(tf->cs & 3);
     sched_tick();
 }
 

@@ -8,7 +8,11 @@
 #include "arch/x86/gdt.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
+#include "kernel/errno.h"
+#include "kernel/proc.h"
 #include "kernel/sched.h"
+#include "kernel/uvm.h"
+#include "kernel/vm.h"
 #include <stddef.h>
 
 struct idt_entry {
@@ -24,6 +28,9 @@ static uint64_t fixup_counts[32];
 static uint64_t last_cr2;
 extern const uint64_t isr_table[256];
 extern const struct extable_entry __ex_table_start[], __ex_table_end[];
+
+void signal_force(int sig, uint64_t addr);
+void signal_return_to_user(struct trap_frame *tf, long ret);
 
 static const char *const exception_names[32] = {
     "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
@@ -116,10 +123,52 @@ static __attribute__((noreturn)) void die(struct trap_frame *tf, uint64_t cr2)
     cpu_halt_forever();
 }
 
+static int exception_signal(uint64_t vector)
+{
+    switch (vector) {
+    case 0: case 16: case 19:
+        return SIGFPE;
+    case 1: case 3:
+        return SIGTRAP;
+    case 6:
+        return SIGILL;
+    case 17:
+        return SIGBUS;
+    default:
+        return SIGSEGV;
+    }
+}
+
+/* A fault in user mode: demand paging and copy-on-write first, a signal if that fails. */
+static void handle_user_exception(struct trap_frame *tf, uint64_t cr2)
+{
+    struct process *p = current_proc();
+    if (tf->vector == VEC_PAGE_FAULT) {
+        p->min_flt++;
+        int r = mm_fault(p->mm, cr2, tf->error & 2);
+        if (r == 0)
+            return;
+        if (r == -ENOMEM) {
+            printk(LOG_ERR, "mm: out of memory: killing pid %d (%s)\n", p->pid, p->comm);
+            signal_send(p, SIGKILL);
+            return;
+        }
+    }
+    signal_force(exception_signal(tf->vector), tf->vector == VEC_PAGE_FAULT ? cr2 : tf->rip);
+}
+
 static void handle_exception(struct trap_frame *tf)
 {
     uint64_t cr2 = tf->vector == VEC_PAGE_FAULT ? read_cr2() : 0;
-    uint64_t fixup = (tf->cs & 3) == 0 ? extable_lookup(tf->rip) : 0;
+    if ((tf->cs & 3) && current_proc()) {
+        handle_user_exception(tf, cr2);
+        return;
+    }
+    uint64_t fixup = extable_lookup(tf->rip);
+    /* A system call touching user memory: fault it in as the process would, then retry. */
+    if (fixup && tf->vector == VEC_PAGE_FAULT && cr2 < USER_TOP && current_proc() &&
+        mm_fault(current_proc()->mm, cr2, tf->error & 2) == 0)
+        return;
 
     if (fixup && (tf->vector == VEC_PAGE_FAULT || tf->vector == 13)) {
         fixup_counts[tf->vector]++;
@@ -140,4 +189,6 @@ void trap_dispatch(struct trap_frame *tf)
     else if (v != VEC_SPURIOUS)
         printk(LOG_WARN, "trap: unexpected interrupt vector %lu\n", v);
     sched_preempt_point(tf);
+    if (tf->cs & 3)
+        signal_return_to_user(tf, 0);
 }

@@ -10,16 +10,24 @@ UNIT_ROOT := $(patsubst %/tests/unit/unit.mk,%,$(abspath $(lastword $(MAKEFILE_L
 UNIT_SAVED_GOAL := $(.DEFAULT_GOAL)
 UNIT_DIR := build/unit
 UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
-	-DHOST_TEST -I$(UNIT_ROOT)
+	-fno-sanitize-recover=all -DHOST_TEST -I$(UNIT_ROOT)
 UNIT_LDFLAGS := -fsanitize=address,undefined
 
-UNIT_TESTS := build/unit/test_format build/unit/test_buddy build/unit/test_heap build/unit/test_cmdline
+UNIT_TESTS := build/unit/test_format build/unit/test_buddy build/unit/test_heap build/unit/test_cmdline \
+	build/unit/test_cpio
+UNIT_TESTS += build/unit/test_wallclock
+UNIT_TESTS += build/unit/test_ldisc
+UNIT_TESTS += build/unit/test_elf
 
 # Kernel sources each test links with (kernel/string.c never: libc stands in).
 UNIT_SRCS_test_format := kernel/format.c
 UNIT_SRCS_test_buddy := kernel/buddy.c
 UNIT_SRCS_test_heap := kernel/heap.c
 UNIT_SRCS_test_cmdline := kernel/cmdline.c kernel/format.c
+UNIT_SRCS_test_cpio := kernel/cpio.c
+UNIT_SRCS_test_wallclock := kernel/timeconv.c
+UNIT_SRCS_test_ldisc := kernel/ldisc.c
+UNIT_SRCS_test_elf := kernel/elf.c
 
 UNIT_OBJS_OF = $(UNIT_DIR)/tests/unit/$(1).o $(patsubst %.c,$(UNIT_DIR)/%.o,$(UNIT_SRCS_$(1)))
 UNIT_OBJS := $(sort $(foreach t,$(notdir $(UNIT_TESTS)),$(call UNIT_OBJS_OF,$(t))))

@@ -1,0 +1,336 @@
+/*
+ * kernel/uvm.c: user memory. The VMA list says what a process may touch; pages appear on the first
+ * access (zeroed, or read from the mapped file), and after fork both processes share every page
+ * read-only until one writes (copy-on-write, with page reference counts from kernel/pmm.c).
+ */
+#include "kernel/uvm.h"
+#include "arch/x86/cpu.h"
+#include "kernel/errno.h"
+#include "kernel/kmalloc.h"
+#include "kernel/mm.h"
+#include "kernel/pmm.h"
+#include "kernel/printk.h"
+#include "kernel/string.h"
+#include "kernel/vfs.h"
+#include "kernel/vm.h"
+
+long vfs_pread(struct file *f, void *buf, size_t n, uint64_t off);
+
+static unsigned vm_flags_of(uint32_t prot, bool writable)
+{
+    unsigned f = VM_USER;
+    if (writable && (prot & PROT_WRITE))
+        f |= VM_WRITE;
+    if (prot & PROT_EXEC)
+        f |= VM_EXEC;
+    return f;
+}
+
+struct mm *mm_create(void)
+{
+    struct mm *mm = kzalloc(sizeof *mm);
+    if (!mm)
+        return NULL;
+    mm->space = vm_space_create();
+    if (!mm->space) {
+        kfree(mm);
+        return NULL;
+    }
+    list_init(&mm->vmas);
+    return mm;
+}
+
+void mm_activate(struct mm *mm) { vm_activate(mm ? mm->space : vm_kernel_space()); }
+
+static struct vma *vma_new(uint64_t start, uint64_t end, uint32_t prot, uint32_t flags)
+{
+    struct vma *v = kzalloc(sizeof *v);
+    if (v) {
+        v->start = start;
+        v->end = end;
+        v->prot = prot;
+        v->flags = flags;
+        list_init(&v->link);
+    }
+    return v;
+}
+
+static void vma_free(struct vma *v)
+{
+    if (v->file)
+        file_put(v->file);
+    kfree(v);
+}
+
+static void vma_insert(struct mm *mm, struct vma *v)
+{
+    struct list_head *pos;
+    list_for_each(pos, &mm->vmas) {
+        if (list_entry(pos, struct vma, link)->start > v->start)
+            break;
+    }
+    list_add_tail(&v->link, pos);
+}
+
+static struct vma *vma_find(struct mm *mm, uint64_t addr)
+{
+    struct list_head *pos;
+    list_for_each(pos, &mm->vmas) {
+        struct vma *v = list_entry(pos, struct vma, link);
+        if (addr < v->end)
+            return addr >= v->start ? v : NULL;
+    }
+    return NULL;
+}
+
+/* The first VMA that ends above addr (the one containing it or the next one up). */
+static struct vma *vma_next_above(struct mm *mm, uint64_t addr)
+{
+    struct list_head *pos;
+    list_for_each(pos, &mm->vmas) {
+        struct vma *v = list_entry(pos, struct vma, link);
+        if (v->end > addr)
+            return v;
+    }
+    return NULL;
+}
+
+struct unmap_ctx {
+    struct mm *mm;
+};
+
+static void drop_pte(uint64_t va, uint64_t *pte, void *ctx)
+{
+    struct mm *mm = ctx;
+    page_put(vm_pte_addr(*pte));
+    *pte = 0;
+    mm->rss_pages--;
+}
+
+/* Splits v at addr so that a VMA boundary falls there; returns the upper part. */
+static struct vma *vma_split(struct vma *v, uint64_t addr)
+{
+    struct vma *hi = vma_new(addr, v->end, v->prot, v->flags);
+    if (!hi)
+        return NULL;
+    if (v->file) {
+        file_get(v->file);
+        hi->file = v->file;
+        hi->file_off = v->file_off + (addr - v->start);
+        hi->file_end = v->file_end;
+    }
+    v->end = addr;
+    list_add(&hi->link, &v->link);
+    return hi;
+}
+
+int mm_split_range(struct mm *mm, struct vma *v, uint64_t start, uint64_t end)
+{
+    if (start > v->start && start < v->end) {
+        v = vma_split(v, start);
+        if (!v)
+            return -ENOMEM;
+    }
+    if (end > v->start && end < v->end && !vma_split(v, end))
+        return -ENOMEM;
+    return 0;
+}
+
+int mm_unmap(struct mm *mm, uint64_t start, uint64_t len)
+{
+    uint64_t end = start + len;
+    struct list_head *pos, *n;
+    list_for_each_safe(pos, n, &mm->vmas) {
+        struct vma *v = list_entry(pos, struct vma, link);
+        if (v->end <= start || v->start >= end)
+            continue;
+        if (v->start < start) {
+            if (!vma_split(v, start))
+                return -ENOMEM;
+            n = v->link.next;
+            continue;
+        }
+        if (v->end > end && !vma_split(v, end))
+            return -ENOMEM;
+        vm_for_each_pte(mm->space, v->start, v->end, drop_pte, mm);
+        list_del(&v->link);
+        vma_free(v);
+    }
+    vm_flush_all();
+    return 0;
+}
+
+int mm_map(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot, uint32_t flags, struct file *file,
+           uint64_t file_off, uint64_t file_len)
+{
+    if (start & (PAGE_SIZE - 1) || len == 0 || start + len < start || start + len > USER_TOP)
+        return -EINVAL;
+    int r = mm_unmap(mm, start, len);
+    if (r)
+        return r;
+    struct vma *v = vma_new(start, start + len, prot, flags);
+    if (!v)
+        return -ENOMEM;
+    if (file) {
+        file_get(file);
+        v->file = file;
+        v->file_off = file_off;
+        v->file_end = start + file_len;
+    }
+    vma_insert(mm, v);
+    return 0;
+}
+
+static int fill_page(struct vma *v, uint64_t page_va, uint64_t pa)
+{
+    if (!v->file || page_va >= v->file_end)
+        return 0;
+    uint64_t n = v->file_end - page_va < PAGE_SIZE ? v->file_end - page_va : PAGE_SIZE;
+    long got = vfs_pread(v->file, P2V(pa), n, v->file_off + (page_va - v->start));
+    return got < 0 ? (int)got : 0;     /* a short read leaves zeros, as a mapping past EOF does */
+}
+
+static int fault_in(struct mm *mm, struct vma *v, uint64_t page_va)
+{
+    uint64_t pa = page_alloc_user();
+    if (!pa)
+        return -ENOMEM;
+    int r = fill_page(v, page_va, pa);
+    if (r == 0)
+        r = vm_map(mm->space, page_va, pa, vm_flags_of(v->prot, true));
+    if (r) {
+        page_put(pa);
+        return r;
+    }
+    mm->rss_pages++;
+    return 0;
+}
+
+static int copy_on_write(struct mm *mm, struct vma *v, uint64_t page_va, uint64_t *pte)
+{
+    uint64_t old = vm_pte_addr(*pte);
+    if (page_refcount(old) == 1) {              /* the last sharer just takes it */
+        *pte = vm_pte_make(old, vm_flags_of(v->prot, true));
+    } else {
+        uint64_t pa = page_alloc_user();
+        if (!pa)
+            return -ENOMEM;
+        memcpy(P2V(pa), P2V(old), PAGE_SIZE);
+        *pte = vm_pte_make(pa, vm_flags_of(v->prot, true));
+        page_put(old);
+    }
+    invlpg(page_va);
+    return 0;
+}
+
+/* A stack VMA grows down to meet an access below it, within the stack limit. */
+static struct vma *grow_stack(struct mm *mm, uint64_t addr)
+{
+    struct vma *v = vma_next_above(mm, addr);
+    if (!v || !(v->flags & VMA_GROWSDOWN) || addr < USER_STACK_TOP - USER_STACK_MAX)
+        return NULL;
+    uint64_t new_start = PAGE_ALIGN_DOWN(addr);
+    struct vma *below = vma_find(mm, new_start);
+    if (below && below != v)
+        return NULL;
+    v->start = new_start;
+    return v;
+}
+
+int mm_fault(struct mm *mm, uint64_t addr, bool write)
+{
+    if (!mm || addr >= USER_TOP)
+        return -EFAULT;
+    struct vma *v = vma_find(mm, addr);
+    if (!v)
+        v = grow_stack(mm, addr);
+    if (!v || (write && !(v->prot & PROT_WRITE)) || v->prot == PROT_NONE)
+        return -EFAULT;
+    uint64_t page_va = PAGE_ALIGN_DOWN(addr);
+    uint64_t *pte = vm_pte_lookup(mm->space, page_va);
+    if (!pte || !(*pte & 1))
+        return fault_in(mm, v, page_va);
+    if (write && !vm_pte_writable(*pte))
+        return copy_on_write(mm, v, page_va, pte);
+    return 0;                                   /* already fixed (e.g. by a racing fault) */
+}
+
+struct clone_ctx {
+    struct mm *child;
+    struct vma *vma;
+    int err;
+};
+
+static void share_pte(uint64_t va, uint64_t *pte, void *arg)
+{
+    struct clone_ctx *c = arg;
+    if (c->err)
+        return;
+    uint64_t pa = vm_pte_addr(*pte);
+    unsigned flags = vm_flags_of(c->vma->prot, false);   /* both sides read-only: copy on write */
+    *pte = vm_pte_make(pa, flags);
+    if (vm_map(c->child->space, va, pa, flags) != 0) {
+        c->err = -ENOMEM;
+        return;
+    }
+    page_get(pa);
+    c->child->rss_pages++;
+}
+
+struct mm *mm_clone(struct mm *parent)
+{
+    struct mm *child = mm_create();
+    if (!child)
+        return NULL;
+    child->brk_start = parent->brk_start;
+    child->brk = parent->brk;
+    struct list_head *pos;
+    list_for_each(pos, &parent->vmas) {
+        struct vma *pv = list_entry(pos, struct vma, link);
+        struct vma *cv = vma_new(pv->start, pv->end, pv->prot, pv->flags);
+        if (!cv)
+            goto fail;
+        if (pv->file) {
+            file_get(pv->file);
+            cv->file = pv->file;
+            cv->file_off = pv->file_off;
+            cv->file_end = pv->file_end;
+        }
+        list_add_tail(&cv->link, &child->vmas);
+        struct clone_ctx c = { child, cv, 0 };
+        vm_for_each_pte(parent->space, pv->start, pv->end, share_pte, &c);
+        if (c.err)
+            goto fail;
+    }
+    vm_flush_all();
+    return child;
+fail:
+    vm_flush_all();
+    mm_destroy(child);
+    return NULL;
+}
+
+void mm_destroy(struct mm *mm)
+{
+    if (!mm)
+        return;
+    struct list_head *pos, *n;
+    list_for_each_safe(pos, n, &mm->vmas) {
+        struct vma *v = list_entry(pos, struct vma, link);
+        list_del(&v->link);
+        vma_free(v);
+    }
+    vm_space_destroy(mm->space, page_put);
+    kfree(mm);
+}
+
+uint64_t mm_total_size(struct mm *mm)
+{
+    uint64_t total = 0;
+    struct list_head *pos;
+    list_for_each(pos, &mm->vmas) {
+        struct vma *v = list_entry(pos, struct vma, link);
+        total += v->end - v->start;
+    }
+    return total;
+}

@@ -1,0 +1,65 @@
+/*
+ * kernel/uvm.h: a process's memory: the list of mappings (VMAs) over an address space, demand
+ * paging, copy-on-write after fork, brk, mmap, munmap and mprotect. File mappings are private:
+ * pages are read from the file at the first touch.
+ */
+#pragma once
+#include "kernel/list.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PROT_NONE 0
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define PROT_EXEC 4
+
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MAP_GROWSDOWN 0x100
+#define MAP_NORESERVE 0x4000
+#define MAP_POPULATE 0x8000
+#define MAP_FIXED_NOREPLACE 0x100000
+
+#define VMA_GROWSDOWN 1u
+#define VMA_HEAP 2u
+
+#define USER_STACK_TOP 0x7ffffffff000ul
+#define USER_STACK_MAX (8ul << 20)
+#define USER_MMAP_TOP (USER_STACK_TOP - USER_STACK_MAX - 0x10000000ul)
+#define USER_MIN_ADDR 0x10000ul
+
+struct file;
+struct vm_space;
+
+struct vma {
+    uint64_t start, end;
+    uint32_t prot, flags;
+    struct file *file;              /* private file mapping, or NULL for anonymous memory */
+    uint64_t file_off;              /* file offset of start */
+    uint64_t file_end;              /* address where file data stops (zero fill beyond) */
+    struct list_head link;
+};
+
+struct mm {
+    struct vm_space *space;
+    struct list_head vmas;          /* sorted by address, not overlapping */
+    uint64_t brk_start, brk;
+    uint64_t rss_pages;
+};
+
+struct mm *mm_create(void);
+struct mm *mm_clone(struct mm *parent);         /* fork: copy-on-write */
+void mm_destroy(struct mm *mm);
+void mm_activate(struct mm *mm);
+
+/* Maps [start, start+len) (page aligned). file may be NULL. Returns 0 or -errno. */
+int mm_map(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot, uint32_t flags, struct file *file,
+           uint64_t file_off, uint64_t file_len);
+int mm_unmap(struct mm *mm, uint64_t start, uint64_t len);
+/* Splits v so that its part inside [start, end) is a VMA of its own. */
+int mm_split_range(struct mm *mm, struct vma *v, uint64_t start, uint64_t end);
+/* Resolves a fault at addr; 0 if the access may be retried, -EFAULT if it is a real fault, -ENOMEM. */
+int mm_fault(struct mm *mm, uint64_t addr, bool write);
+uint64_t mm_total_size(struct mm *mm);
