@@ -295,7 +295,9 @@ static void commit(struct process *p, struct mm *mm, const char *path, const str
     struct mm *old = p->mm;
     p->mm = mm;
     mm_activate(mm);
-    mm_destroy(old);
+    if (!p->mm_borrowed)            /* a vfork child gives its parent's memory back untouched */
+        mm_destroy(old);
+    p->mm_borrowed = false;
     if (p->files)
         fdtable_close_on_exec(p->files);
     reset_signals(p);

@@ -231,7 +231,9 @@ static void copy_identity(struct process *c, struct process *p)
 
 static int copy_resources(struct process *c, struct process *p, uint64_t flags)
 {
-    c->mm = mm_clone(p->mm);
+    /* A vfork child runs in its parent's memory (the parent sleeps until it execs or exits). */
+    c->mm_borrowed = flags & CLONE_VFORK;
+    c->mm = c->mm_borrowed ? p->mm : mm_clone(p->mm);
     if (flags & CLONE_FILES) {
         c->files = p->files;
         c->files->refcount++;
@@ -253,7 +255,8 @@ static void release_resources(struct process *c)
         fdtable_put(c->files);
     if (c->fs)
         fs_context_put(c->fs);
-    mm_destroy(c->mm);
+    if (!c->mm_borrowed)
+        mm_destroy(c->mm);
     c->files = NULL;
     c->fs = NULL;
     c->mm = NULL;
@@ -410,7 +413,8 @@ void proc_exit(int status)
     p->files = NULL;
     p->fs = NULL;
     mm_activate(NULL);
-    mm_destroy(p->mm);
+    if (!p->mm_borrowed)
+        mm_destroy(p->mm);
     p->mm = NULL;
     if (p->tty && p->sid == p->pid)
         tty_session_exit(p->sid);

@@ -57,6 +57,9 @@ struct process {
     uint64_t saved_sigmask;         /* rt_sigsuspend/ppoll: the mask to restore after the handler */
     bool restore_sigmask;
     uint64_t fault_addr;            /* si_addr of the last fault signal */
+    int sig_code[64];               /* si_code and sender of each pending signal */
+    int sig_from[64];
+    bool mm_borrowed;               /* vfork child running in its parent's memory */
     uint64_t altstack_sp, altstack_size;
     uint32_t altstack_flags;
 

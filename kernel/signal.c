@@ -87,7 +87,15 @@ static void do_continue(struct process *p)
     }
 }
 
-int signal_send(struct process *p, int sig)
+#define SI_USER 0
+#define SI_KERNEL 0x80
+#define SI_TKILL (-6)
+
+static int send(struct process *p, int sig, int code, int from_pid);
+
+int signal_send(struct process *p, int sig) { return send(p, sig, SI_KERNEL, 0); }
+
+static int send(struct process *p, int sig, int code, int from_pid)
 {
     if (!p || sig < 0 || sig > NSIG)
         return -EINVAL;
@@ -100,6 +108,10 @@ int signal_send(struct process *p, int sig)
         p->sig_pending &= ~sigmask(SIGCONT);
     bool blocked = p->sig_blocked & sigmask(sig);
     if (!is_ignored(p, sig) || blocked) {
+        if (!(p->sig_pending & sigmask(sig))) {     /* standard signals do not queue: first sender wins */
+            p->sig_code[sig - 1] = code;
+            p->sig_from[sig - 1] = from_pid;
+        }
         p->sig_pending |= sigmask(sig);
         if (!blocked && p->task)
             sched_wake_task(p->task);
@@ -111,25 +123,27 @@ int signal_send(struct process *p, int sig)
 int signal_send_pgrp(int pgid, int sig);
 
 struct pgrp_ctx {
-    int pgid, sig, found;
+    int pgid, sig, found, code, from;
 };
 
 static bool send_to_member(struct process *p, void *arg)
 {
     struct pgrp_ctx *c = arg;
     if (p->pgid == c->pgid && p->state != PROC_ZOMBIE) {
-        signal_send(p, c->sig);
+        send(p, c->sig, c->code, c->from);
         c->found++;
     }
     return true;
 }
 
-int signal_send_pgrp(int pgid, int sig)
+static int send_pgrp(int pgid, int sig, int code, int from)
 {
-    struct pgrp_ctx c = { pgid, sig, 0 };
+    struct pgrp_ctx c = { pgid, sig, 0, code, from };
     proc_for_each(send_to_member, &c);
     return c.found ? 0 : -ESRCH;
 }
+
+int signal_send_pgrp(int pgid, int sig) { return send_pgrp(pgid, sig, SI_KERNEL, 0); }
 
 bool signal_pending(void)
 {
@@ -138,7 +152,7 @@ bool signal_pending(void)
 }
 
 /* A fault the process caused: the signal cannot be blocked or ignored away (it would fault again). */
-void signal_force(int sig, uint64_t addr)
+void signal_force(int sig, uint64_t addr, int code)
 {
     struct process *p = current_proc();
     struct k_sigaction *a = &p->sigactions[sig - 1];
@@ -147,6 +161,8 @@ void signal_force(int sig, uint64_t addr)
         a->handler = SIG_DFL;
     }
     p->fault_addr = addr;
+    p->sig_code[sig - 1] = code;
+    p->sig_from[sig - 1] = 0;
     p->sig_pending |= sigmask(sig);
 }
 
@@ -228,8 +244,12 @@ static bool setup_frame(struct process *p, int sig, struct trap_frame *tf, uint6
     frame.uc.mc.cr2 = p->fault_addr;
     frame.uc.sigmask = saved_mask;
     frame.info.signo = sig;
-    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE)
+    frame.info.code = p->sig_code[sig - 1];
+    if ((sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) && p->sig_code[sig - 1] > 0 &&
+        p->sig_code[sig - 1] != SI_KERNEL)
         frame.info.f.addr = p->fault_addr;
+    else if (p->sig_code[sig - 1] <= 0)
+        frame.info.f.kill.pid = p->sig_from[sig - 1];
     if (copy_to_user((void *)fpstate, t->fpu_state, 512) || copy_to_user((void *)sp, &frame, sizeof frame))
         return false;
 
@@ -503,11 +523,11 @@ SYSCALL(NR_rt_sigreturn, rt_sigreturn)
     return tf->rax;
 }
 
-static int kill_one(struct process *p, int sig)
+static int kill_one(struct process *p, int sig, int code)
 {
     if (!p || p->state == PROC_ZOMBIE)
         return p ? 0 : -ESRCH;
-    return signal_send(p, sig);
+    return send(p, sig, code, current_proc()->pid);
 }
 
 struct kill_all_ctx {
@@ -518,7 +538,7 @@ static bool kill_each(struct process *p, void *arg)
 {
     struct kill_all_ctx *c = arg;
     if (p->pid > 1 && p->pid != c->self && p->state != PROC_ZOMBIE) {
-        signal_send(p, c->sig);
+        send(p, c->sig, SI_USER, c->self);
         c->count++;
     }
     return true;
@@ -531,29 +551,29 @@ SYSCALL(NR_kill, kill)
     if (sig < 0 || sig > NSIG)
         return -EINVAL;
     if (pid > 0)
-        return kill_one(proc_find(pid), sig);
+        return kill_one(proc_find(pid), sig, SI_USER);
     if (pid == 0)
-        return signal_send_pgrp(self->pgid, sig);
+        return send_pgrp(self->pgid, sig, SI_USER, self->pid);
     if (pid == -1) {
         struct kill_all_ctx c = { sig, self->pid, 0 };
         proc_for_each(kill_each, &c);
         return c.count ? 0 : -ESRCH;
     }
-    return signal_send_pgrp(-pid, sig);
+    return send_pgrp(-pid, sig, SI_USER, self->pid);
 }
 
 SYSCALL(NR_tkill, tkill)
 {
     if (a1 < 0 || a1 > NSIG)
         return -EINVAL;
-    return kill_one(proc_find(a0), a1);
+    return kill_one(proc_find(a0), a1, SI_TKILL);
 }
 
 SYSCALL(NR_tgkill, tgkill)
 {
     if (a2 < 0 || a2 > NSIG || a0 != a1)
         return a0 != a1 ? -ESRCH : -EINVAL;
-    return kill_one(proc_find(a1), a2);
+    return kill_one(proc_find(a1), a2, SI_TKILL);
 }
 
 /* ---- interval timers (ITIMER_REAL) ---- */

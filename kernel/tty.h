@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 struct tty;
-struct file;
 
 /* Once, after vfs_init (devfs must exist): sets up the console and takes over serial input. */
 void tty_init(void);
@@ -20,9 +19,6 @@ void tty_set_session(struct tty *t, int sid, int fg_pgid);
 /* The leader of session sid died: the foreground group gets SIGHUP and SIGCONT, the terminal
  * forgets the session, and every process of the session loses it as controlling terminal. */
 void tty_session_exit(int sid);
-
-/* Opens the console as a file (O_RDWR), without path lookup: for a process's first descriptors. */
-int tty_open_console(struct file **out);
 
 /* For /proc/PID/stat: the device number (Linux encoding, as tty_nr) and foreground group (tpgid,
  * -1 if none). t may be NULL (no terminal): 0 and -1. */

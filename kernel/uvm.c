@@ -18,6 +18,8 @@ long vfs_pread(struct file *f, void *buf, size_t n, uint64_t off);
 
 static unsigned vm_flags_of(uint32_t prot, bool writable)
 {
+    if (prot == PROT_NONE)
+        return 0;                   /* kept for the kernel only: contents survive, user access faults */
     unsigned f = VM_USER;
     if (writable && (prot & PROT_WRITE))
         f |= VM_WRITE;
@@ -244,8 +246,10 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write)
     struct vma *v = vma_find(mm, addr);
     if (!v)
         v = grow_stack(mm, addr);
-    if (!v || (write && !(v->prot & PROT_WRITE)) || v->prot == PROT_NONE)
-        return -EFAULT;
+    if (!v)
+        return -EFAULT;             /* nothing mapped there: SEGV_MAPERR */
+    if ((write && !(v->prot & PROT_WRITE)) || v->prot == PROT_NONE)
+        return -EACCES;             /* mapped, but not for this access: SEGV_ACCERR */
     uint64_t page_va = PAGE_ALIGN_DOWN(addr);
     uint64_t *pte = vm_pte_lookup(mm->space, page_va);
     if (!pte || !(*pte & 1))

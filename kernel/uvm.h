@@ -60,6 +60,7 @@ int mm_map(struct mm *mm, uint64_t start, uint64_t len, uint32_t prot, uint32_t 
 int mm_unmap(struct mm *mm, uint64_t start, uint64_t len);
 /* Splits v so that its part inside [start, end) is a VMA of its own. */
 int mm_split_range(struct mm *mm, struct vma *v, uint64_t start, uint64_t end);
-/* Resolves a fault at addr; 0 if the access may be retried, -EFAULT if it is a real fault, -ENOMEM. */
+/* Resolves a fault at addr; 0 if the access may be retried; -EFAULT (nothing mapped), -EACCES
+ * (mapped without that permission) or -ENOMEM otherwise. */
 int mm_fault(struct mm *mm, uint64_t addr, bool write);
 uint64_t mm_total_size(struct mm *mm);

@@ -29,7 +29,7 @@ static uint64_t last_cr2;
 extern const uint64_t isr_table[256];
 extern const struct extable_entry __ex_table_start[], __ex_table_end[];
 
-void signal_force(int sig, uint64_t addr);
+void signal_force(int sig, uint64_t addr, int code);
 void signal_return_to_user(struct trap_frame *tf, long ret);
 
 static const char *const exception_names[32] = {
@@ -143,9 +143,10 @@ static int exception_signal(uint64_t vector)
 static void handle_user_exception(struct trap_frame *tf, uint64_t cr2)
 {
     struct process *p = current_proc();
+    int r = 0;
     if (tf->vector == VEC_PAGE_FAULT) {
         p->min_flt++;
-        int r = mm_fault(p->mm, cr2, tf->error & 2);
+        r = mm_fault(p->mm, cr2, tf->error & 2);
         if (r == 0)
             return;
         if (r == -ENOMEM) {
@@ -154,7 +155,12 @@ static void handle_user_exception(struct trap_frame *tf, uint64_t cr2)
             return;
         }
     }
-    signal_force(exception_signal(tf->vector), tf->vector == VEC_PAGE_FAULT ? cr2 : tf->rip);
+    int code = 0;
+    if (tf->vector == VEC_PAGE_FAULT)
+        code = r == -EACCES || (tf->error & 1) ? 2 : 1;   /* SEGV_ACCERR : SEGV_MAPERR */
+    else if (tf->vector == 13)
+        code = 0x80;                                        /* SI_KERNEL, as Linux reports #GP */
+    signal_force(exception_signal(tf->vector), tf->vector == VEC_PAGE_FAULT ? cr2 : tf->rip, code);
 }
 
 static void handle_exception(struct trap_frame *tf)

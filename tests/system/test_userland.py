@@ -8,6 +8,8 @@ Every test runs twice, on two kinds of node (module-scoped, always torn down):
     namespaces, chrooted, on a pseudo-terminal).  It checks the tests, the image and `exec`
     themselves against Linux, so that a failure on `shoal` points at the kernel.
 Both need root.  SHOAL_LEAK_ROUNDS (default 10) sets the rounds of the memory-leak test.
+SHOAL_KERNEL, SHOAL_INITRD and SHOAL_RUN_DIR are honoured as by tools/cluster (with
+MAKEFLAGS=B=DIR, `make` builds there too).
 """
 
 import glob
@@ -32,6 +34,7 @@ PROGRAMS = sorted(os.path.basename(p)[:-2] for p in
                   glob.glob(os.path.join(harness.ROOT, "user", "tests", "*.c")))
 UP_TIMEOUT = harness.timeout(180)
 LEAK_ROUNDS = int(os.environ.get("SHOAL_LEAK_ROUNDS", "10"))
+INITRD = os.path.abspath(os.environ.get("SHOAL_INITRD", harness.INITRD))   # as tools/cluster does
 
 
 class Node:
@@ -93,7 +96,7 @@ def node(request):
         tmp = tempfile.mkdtemp(prefix="shoal-fake-")
         run_dir = os.path.join(tmp, "run")
         rootfs = os.path.join(tmp, "rootfs")
-        shell.unpack_initrd(harness.INITRD, rootfs)
+        shell.unpack_initrd(INITRD, rootfs)
         server = shell.start_fake_node(name, rootfs, run_dir)
         try:
             yield Node("fake", name, run_dir)
@@ -190,7 +193,7 @@ def test_yes_head_wc(node):
 
 def test_gzip_round_trip(node):
     data = seq_bytes(1, 600000)                    # 4.4 MB
-    busybox = os.path.join(harness.BUILD, "busybox", "bin", "busybox")
+    busybox = os.path.join(os.path.dirname(INITRD), "busybox", "bin", "busybox")
     host_gz = subprocess.run([busybox, "gzip", "-c"] if os.path.exists(busybox) else
                              ["gzip", "-nc"], input=data, capture_output=True, check=True).stdout
     out = node.ok("seq 1 600000 > /tmp/gz.in && gzip -c < /tmp/gz.in > /tmp/gz.gz && "
