@@ -3,6 +3,7 @@
 #include "arch/x86/io.h"
 #include "arch/x86/irq.h"
 #include "kernel/printk.h"
+#include "kernel/sched.h"
 
 #include <stdbool.h>
 
@@ -68,34 +69,115 @@ void serial_init_early(void)
     uart_out(UART_MCR, MCR_DTR_RTS_OUT2);
 }
 
-static void uart_tx(uint8_t c)
+/*
+ * Transmit. Before interrupts are on (and in a panic) bytes go out polled, with a bounded wait.
+ * Afterwards they go into a ring drained by the transmitter-empty interrupt, so a writer never
+ * spins while the far end (QEMU's socket, a slow terminal) is not reading: the TTY sleeps in
+ * serial_tx_wait_room() until there is room, and nothing it wrote is lost. Kernel messages that
+ * find the ring full are dropped and counted, never waited for.
+ */
+#define TX_RING_SIZE 16384          /* power of two */
+#define UART_FIFO 16
+#define IER_THR_EMPTY 0x02
+
+static uint8_t tx_ring[TX_RING_SIZE];
+static uint32_t tx_head, tx_tail;   /* free-running, masked on use */
+static bool tx_irq_mode, tx_stalled;
+static uint64_t tx_dropped;
+static struct waitqueue tx_wq;
+
+static uint32_t tx_used(void) { return tx_head - tx_tail; }
+
+static void uart_tx_polled(uint8_t c)
 {
-    for (int i = 0; i < TX_SPIN_LIMIT; i++) {
+    int limit = tx_stalled ? 1 : TX_SPIN_LIMIT;
+    for (int i = 0; i < limit; i++) {
         if (uart_in(UART_LSR) & LSR_THR_EMPTY) {
             uart_out(UART_DATA, c);
+            tx_stalled = false;
             return;
         }
     }
-    uart_ok = false;   /* a UART that cannot send one byte in ~100 ms is broken: stop paying the wait */
+    tx_stalled = true;              /* stop paying the wait until the line moves again */
+    tx_dropped++;
 }
 
-/* Interrupts off per byte so a printk from an interrupt handler cannot slip between our THRE check and write. */
+/* Moves bytes from the ring into the UART's FIFO; interrupts off. */
+static void tx_fill_fifo(void)
+{
+    if (uart_in(UART_LSR) & LSR_THR_EMPTY)
+        for (int i = 0; i < UART_FIFO && tx_used(); i++)
+            uart_out(UART_DATA, tx_ring[tx_tail++ % TX_RING_SIZE]);
+    /* While bytes wait, the THR-empty interrupt brings us back; (re)enabling it when the THR is
+     * already empty raises it at once, so nothing can be left waiting. */
+    uart_out(UART_IER, IER_RX_AVAIL | (tx_used() ? IER_THR_EMPTY : 0));
+    if (TX_RING_SIZE - tx_used() >= TX_RING_SIZE / 2)
+        wake_up(&tx_wq);
+}
+
+static void tx_put(uint8_t c)
+{
+    if (!tx_irq_mode) {
+        uart_tx_polled(c);
+    } else if (tx_used() == TX_RING_SIZE) {
+        tx_dropped++;
+    } else {
+        tx_ring[tx_head++ % TX_RING_SIZE] = c;
+    }
+}
+
+/* Interrupts off per call so an interrupt handler's printk cannot interleave inside a write. */
 void serial_putc(char c)
 {
-    uint64_t flags = irq_save();
-    if (uart_ok) {
-        if (c == '\n')
-            uart_tx('\r');
-        uart_tx((uint8_t)c);
-    }
-    irq_restore(flags);
+    serial_write(&c, 1);
 }
 
 void serial_write(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        serial_putc(s[i]);
+    if (!uart_ok)
+        return;
+    uint64_t flags = irq_save();
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            tx_put('\r');
+        tx_put((uint8_t)s[i]);
+    }
+    if (tx_irq_mode)
+        tx_fill_fifo();
+    irq_restore(flags);
 }
+
+size_t serial_tx_room(void)
+{
+    if (!uart_ok || !tx_irq_mode)
+        return TX_RING_SIZE;
+    uint64_t flags = irq_save();
+    size_t room = TX_RING_SIZE - tx_used();
+    irq_restore(flags);
+    return room;
+}
+
+int serial_tx_wait_room(size_t n)
+{
+    if (n > TX_RING_SIZE / 2)
+        n = TX_RING_SIZE / 2;
+    if (!uart_ok || !tx_irq_mode)
+        return 0;
+    return wait_event_interruptible(tx_wq, TX_RING_SIZE - tx_used() >= n);
+}
+
+/* A panic must reach the wire: drain the ring by polling, interrupts no longer matter. */
+void serial_flush_polled(void)
+{
+    uint64_t flags = irq_save();
+    tx_irq_mode = false;
+    while (uart_ok && tx_used())
+        uart_tx_polled(tx_ring[tx_tail++ % TX_RING_SIZE]);
+    tx_tail = tx_head;
+    irq_restore(flags);
+}
+
+uint64_t serial_tx_dropped(void) { return tx_dropped; }
 
 static void rx_deliver(uint8_t c)
 {
@@ -116,6 +198,8 @@ static void serial_irq(void *ctx)
     (void)uart_in(UART_IIR);
     for (int i = 0; i < RX_DRAIN_LIMIT && (uart_in(UART_LSR) & LSR_DATA_READY); i++)
         rx_deliver(uart_in(UART_DATA));
+    if (tx_irq_mode)
+        tx_fill_fifo();
 }
 
 void serial_init_irq(void)
@@ -129,8 +213,10 @@ void serial_init_irq(void)
         return;
     }
     uint64_t flags = irq_save();
+    wq_init(&tx_wq);
     serial_irq(NULL);   /* bytes that arrived before now would never raise a fresh edge */
     uart_out(UART_IER, IER_RX_AVAIL);
+    tx_irq_mode = true;
     irq_restore(flags);
     pr_info("serial: COM1 115200 8N1, rx on IRQ %d\n", COM1_IRQ);
 }

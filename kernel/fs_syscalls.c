@@ -181,10 +181,17 @@ static long cursor_copy(struct cursor *c, void *kbuf, size_t n, bool to_user)
     return (long)done;
 }
 
+/* After a full chunk from a file that is not regular: may the read go on without blocking?
+ * Devices without a poll operation never block (/dev/zero); the others say so through poll. */
+static bool more_to_read(struct file *f)
+{
+    return !f->ops->poll || (f->ops->poll(f) & POLLIN);
+}
+
 /*
  * Reads or writes the segments, at *off (pread/pwrite: f->pos untouched) or at f->pos, one
- * bounded chunk at a time. A read from anything but a regular file returns after its first chunk,
- * so a pipe or terminal never blocks once some data came, however many segments were given.
+ * bounded chunk at a time. A read from a pipe or terminal goes on past a chunk only while more
+ * data is ready, so it never blocks once some data came, however many segments were given.
  */
 static long rw_iov(struct file *f, const struct uiovec *iov, int cnt, bool write, const uint64_t *off)
 {
@@ -228,7 +235,7 @@ static long rw_iov(struct file *f, const struct uiovec *iov, int cnt, bool write
         if (r < 0)
             break;
         done += r;
-        if ((size_t)r < c || (!write && !regular))
+        if ((size_t)r < c || (!write && !regular && !more_to_read(f)))
             break;
     } while (done < total);
     iobuf_put(&b);

@@ -14,7 +14,11 @@ static struct spinlock log_lock = SPINLOCK_INIT("printk");
 static bool panicking;
 
 /* A fault inside printk must still be reportable: from now on nobody waits for the lock. */
-void printk_panic_mode(void) { panicking = true; }
+void printk_panic_mode(void)
+{
+    panicking = true;
+    serial_flush_polled();      /* what is queued goes out first, then everything polled */
+}
 
 void printk_set_level(int level) { console_level = level; }
 

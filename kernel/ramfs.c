@@ -438,6 +438,41 @@ static int ramfs_rename(struct inode *odir, const char *oname, size_t olen, stru
     return r > 0 ? 0 : r;
 }
 
+/*
+ * Removes every name below root (an unmounted instance), depth first without recursion: what is
+ * still open lives on, unnamed, until closed, like any unlinked file.
+ */
+void ramfs_clear(struct inode *root)
+{
+    struct inode *cur = root;
+    for (;;) {
+        struct inode *victim = NULL, *next = cur;
+        ramfs_lock();
+        struct list_head *entries = &node(cur)->dir.entries;
+        if (!list_empty(entries)) {
+            struct ramfs_dirent *d = list_first_entry(entries, struct ramfs_dirent, link);
+            if (S_ISDIR(d->inode->mode) && node(d->inode)->dir.count) {
+                next = d->inode;            /* empty it first */
+            } else {
+                victim = d->inode;
+                inode_get(victim);
+                if (S_ISDIR(victim->mode))
+                    cur->nlink--;
+                remove_entry(cur, d);
+                drop_name(victim);
+            }
+        } else if (cur != root) {
+            next = node(cur)->dir.parent;   /* cur is empty now: its parent removes it next */
+        }
+        ramfs_unlock();
+        inode_put(victim);
+        if (next == cur && !victim)
+            break;                          /* the root is empty */
+        cur = next;
+    }
+    inode_set_nlink(root, 0);               /* dead: its last reference frees it */
+}
+
 static int ramfs_readdir(struct file *f, struct dirent_sink *sink)
 {
     if (!dirent_emit_dots(f, sink))

@@ -44,7 +44,7 @@ static long unknown_syscall(long nr)
         reported[nr / 64] |= 1ull << (nr % 64);
     }
     struct process *p = current_proc();
-    printk(LOG_NOTICE, "syscall: %ld not implemented (first caller: pid %d %s)\n", nr, p ? p->pid : 0,
+    printk(LOG_DEBUG, "syscall: %ld not implemented (first caller: pid %d %s)\n", nr, p ? p->pid : 0,
            p ? p->comm : "?");
     return -ENOSYS;
 }

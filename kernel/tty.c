@@ -406,6 +406,14 @@ static long tty_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
                 return done ? (long)done : -EINTR;
         }
         size_t k = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+        /* Room for the worst case (every byte doubled by ONLCR) before taking the lock, so the
+         * serial line's backpressure puts us to sleep instead of losing output. */
+        if (serial_tx_room() < 2 * k + 16) {
+            if (f->flags & O_NONBLOCK)
+                return done ? (long)done : -EAGAIN;
+            if (serial_tx_wait_room(2 * k + 16) == -EINTR)
+                return done ? (long)done : -EINTR;
+        }
         uint64_t fl = tty_lock(t);
         ldisc_write(&t->ld, (const char *)buf + done, k);
         tty_unlock(t, fl);

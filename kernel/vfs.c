@@ -1288,7 +1288,10 @@ int vfs_umount(struct fs_context *ctx, const char *target)
     spin_unlock_irqrestore(&mount_lock, f);
     inode_put(top);
     if (found) {
-        /* Processes inside keep their inodes; the file system lives on until they leave. */
+        /* A tmpfs dies with its mount: its names go, so its memory comes back as soon as nothing
+         * inside is open. (devfs and procfs are shared and stay.) */
+        if (strcmp(found->fstype, "tmpfs") == 0 || strcmp(found->fstype, "ramfs") == 0)
+            ramfs_clear(found->root);
         inode_put(found->root);
         inode_put(found->covered);
         kfree(found->source);

@@ -315,6 +315,8 @@ struct inode *vfs_root(void);                               /* borrowed */
 
 /* ramfs: a new, empty, writable instance; returns its root (referenced). */
 struct inode *ramfs_new(const char *fstype);
+/* Removes every name in an instance (after its umount); open files live on until closed. */
+void ramfs_clear(struct inode *root);
 
 /* Device registration for devfs: major/minor, Linux numbering (1,3 null; 1,5 zero; 1,7 full;
  * 1,8 random; 1,9 urandom; 5,0 tty; 5,1 console; 4,64 ttyS0). mode: permissions (S_IFCHR is

@@ -778,6 +778,17 @@ KTEST(vfs_no_leaks_in_a_loop)
         vfs_unlink(c, NULL, BASE "/leak/a");
         vfs_unlink(c, NULL, BASE "/leak/c");
         vfs_unlink(c, NULL, BASE "/leak/l");
+        /* A tmpfs mounted, filled, and unmounted with a file still open. */
+        vfs_mount_fs(c, "none", BASE "/leak", "tmpfs");
+        vfs_mkdir(c, NULL, BASE "/leak/d", 0755);
+        write_file(c, BASE "/leak/d/f", "on the tmpfs");
+        f = NULL;
+        vfs_open(c, NULL, BASE "/leak/d/f", O_RDONLY, 0, &f);
+        vfs_umount(c, BASE "/leak");
+        char buf[16];
+        if (!f || vfs_read(f, buf, sizeof buf) != 12)
+            KTEST_FAIL("a file open on an unmounted tmpfs cannot be read");
+        file_put(f);
         vfs_rmdir(c, NULL, BASE "/leak");
     }
     kmalloc_stats(&h1);
