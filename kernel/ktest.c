@@ -4,6 +4,7 @@
  * against an independent measure (free counts, patterns written and read back, the TSC).
  */
 #include "kernel/ktest.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "arch/x86/trap.h"
@@ -224,7 +225,8 @@ KTEST(sched_fairness)
     return true;
 }
 
-/* Timed sleeps end neither early nor much later than a few ticks. */
+/* Timed sleeps never end early. The upper bound only catches gross errors (a lost wakeup, a
+ * deadline in the wrong unit): on a loaded host an emulated CPU may lose the CPU for a while. */
 KTEST(sleep_accuracy)
 {
     static const uint64_t ms[] = { 15, 50, 120 };
@@ -234,23 +236,49 @@ KTEST(sleep_accuracy)
         uint64_t took = (clock_ns() - t0) / 1000;
         if (took < ms[i] * 1000)
             KTEST_FAIL("msleep(%lu) returned after %lu us", ms[i], took);
-        if (took > ms[i] * 1000 + 4 * 1000000 / HZ + 40000)
+        if (took > ms[i] * 1000 + 1000000)
             KTEST_FAIL("msleep(%lu) took %lu us", ms[i], took);
     }
     return true;
 }
 
-/* The LAPIC tick, calibrated against the PIT, agrees with the TSC clock. */
+/* LAPIC timer ticks counted against the TSC over 0.5 ms, interrupts off: both run from the same
+ * clock under emulation too, so the ratio is the calibration, whatever the host load. */
+static bool lapic_matches_tsc(char *why, size_t why_len)
+{
+    uint32_t init = lapic_timer_hz() / HZ;
+    uint64_t f = irq_save();
+    uint32_t c0 = lapic_timer_current();
+    uint64_t t0 = rdtsc();
+    while (rdtsc() - t0 < tsc_hz() / 2000)
+        cpu_relax();
+    uint32_t c1 = lapic_timer_current();
+    uint64_t t1 = rdtsc();
+    irq_restore(f);
+    uint64_t counted = c1 <= c0 ? c0 - c1 : c0 + init - c1;
+    uint64_t expected = (t1 - t0) * lapic_timer_hz() / tsc_hz();
+    if (counted * 100 < expected * 90 || counted * 100 > expected * 110 + 100) {
+        ksnprintf(why, why_len, "LAPIC counted %lu in %lu TSC cycles, expected %lu", counted, t1 - t0, expected);
+        return false;
+    }
+    return true;
+}
+
+/* The LAPIC timer, calibrated against the PIT, agrees with the TSC; and the tick arrives. */
 KTEST(timer_calibration)
 {
-    uint64_t j0 = jiffies(), t0 = clock_ns();
-    msleep(300);
-    uint64_t ticks = jiffies() - j0, ns = clock_ns() - t0;
-    uint64_t expect = ns * HZ / NSEC_PER_SEC;
-    if (ticks * 100 < expect * 85 || ticks * 100 > expect * 115 + 200)
-        KTEST_FAIL("%lu ticks in %lu us, expected about %lu", ticks, ns / 1000, expect);
     if (tsc_hz() < 1000000 || lapic_timer_hz() < 10000)
         KTEST_FAIL("implausible frequencies: TSC %lu Hz, LAPIC %lu Hz", tsc_hz(), lapic_timer_hz());
+    int good = 0;
+    for (int i = 0; i < 5; i++)
+        good += lapic_matches_tsc(why, why_len);
+    if (good < 3)
+        return false;
+    uint64_t j0 = jiffies(), t0 = clock_ns();
+    msleep(300);
+    uint64_t ticks = jiffies() - j0, expect = (clock_ns() - t0) * HZ / NSEC_PER_SEC;
+    if (ticks * 2 < expect || ticks > expect + 3)
+        KTEST_FAIL("%lu ticks where about %lu were due", ticks, expect);
     return true;
 }
 
