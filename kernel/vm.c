@@ -101,6 +101,11 @@ void vm_init(void)
         wrmsr(MSR_EFER, rdmsr(MSR_EFER) | (1u << 11));
         nx_bit = PTE_NX;
     }
+    /* CR0.WP: the kernel too faults on read-only pages, so copy_to_user into a page shared
+     * copy-on-write breaks the sharing instead of writing into the other process's memory. */
+    uint64_t cr0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0 | (1ull << 16)));
     uint64_t pml4 = pmm_alloc_page();
     if (!pml4)
         panic("vm: no page for the kernel PML4");
