@@ -127,8 +127,8 @@ def test_fault_and_exec_commands(kernel, cluster_name):
     for args in (["1", "delay", "10ms"], ["1", "reorder"], ["7", "cut"], ["1", "loss", "150"]):
         r = harness.cluster("fault", "--name", cluster_name, *args)
         assert r.returncode == 2, f"fault {' '.join(args)} should be refused with status 2\n{explain(r)}"
-    r = harness.cluster("exec", "--name", cluster_name, "0", "--", "true")
-    assert r.returncode == 2 and "not implemented" in r.stderr, explain(r)
+    r = harness.cluster("exec", "--name", cluster_name, "1", "--", "echo on-$(uname -n); exit 3")
+    assert r.returncode == 3 and r.stdout == "on-node1\n", explain(r)
 
 
 def test_accel_kvm_refused_where_kvm_is_not_real(cluster_name):
