@@ -98,6 +98,8 @@ def objects_depending_on(header):
     """Objects whose compiler-generated .d file lists `header`, and all the others."""
     deps, others = set(), set()
     for d in glob.glob(os.path.join(harness.BUILD, "**", "*.d"), recursive=True):
+        if not os.path.isfile(d) or not os.path.exists(d[:-2] + ".o"):
+            continue  # e.g. a directory named *.d inside the extracted busybox package
         with open(d) as f:
             text = f.read()
         obj = os.path.relpath(d[:-2] + ".o", harness.ROOT)
