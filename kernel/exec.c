@@ -260,7 +260,8 @@ static uint64_t build_stack(struct mm *mm, const struct exec_args *a, const stru
     return b.sp;
 }
 
-static void set_comm_and_cmdline(struct process *p, const char *path, const struct exec_args *a)
+static void set_comm_and_cmdline(struct process *p, const char *path, const char *resolved,
+                                 const struct exec_args *a)
 {
     const char *base = strrchr(path, '/');
     strlcpy(p->comm, base ? base + 1 : path, sizeof p->comm);
@@ -273,7 +274,10 @@ static void set_comm_and_cmdline(struct process *p, const char *path, const stru
     kfree(p->cmdline);
     p->cmdline = cmd;
     p->cmdline_len = cmd ? argv_len : 0;
-    if (path[0] == '/' || !p->fs)
+    /* The file itself, symlinks resolved: /proc/self/exe must never point at /proc/self/exe. */
+    if (resolved)
+        strlcpy(p->exe_path, resolved, sizeof p->exe_path);
+    else if (path[0] == '/' || !p->fs)
         strlcpy(p->exe_path, path, sizeof p->exe_path);
     else
         ksnprintf(p->exe_path, sizeof p->exe_path, "%s%s%s", p->fs->cwd_path,
@@ -289,8 +293,8 @@ static void reset_signals(struct process *p)
     p->altstack_flags = 2;                      /* SS_DISABLE */
 }
 
-static void commit(struct process *p, struct mm *mm, const char *path, const struct exec_args *a,
-                   const struct elf_image *img, uint64_t sp, struct trap_frame *tf)
+static void commit(struct process *p, struct mm *mm, const char *path, const char *resolved,
+                   const struct exec_args *a, const struct elf_image *img, uint64_t sp, struct trap_frame *tf)
 {
     struct mm *old = p->mm;
     p->mm = mm;
@@ -301,7 +305,7 @@ static void commit(struct process *p, struct mm *mm, const char *path, const str
     if (p->files)
         fdtable_close_on_exec(p->files);
     reset_signals(p);
-    set_comm_and_cmdline(p, path, a);
+    set_comm_and_cmdline(p, path, resolved, a);
     fpu_reset_current();
     memset(tf, 0, sizeof *tf);
     tf->rip = img->entry;
@@ -383,12 +387,16 @@ static int load(const char *path, struct exec_args *a, struct trap_frame *tf, ch
     uint64_t sp = 0;
     if (r == 0)
         sp = build_stack(mm, a, &img, path, &r);
+    char resolved[256];
+    bool have_resolved = f->abs_path && strlen(f->abs_path) < sizeof resolved;
+    if (have_resolved)
+        strlcpy(resolved, f->abs_path, sizeof resolved);
     file_put(f);
     if (r) {
         mm_destroy(mm);
         return r;
     }
-    commit(p, mm, path, a, &img, sp, tf);
+    commit(p, mm, path, have_resolved ? resolved : NULL, a, &img, sp, tf);
     return 0;
 }
 

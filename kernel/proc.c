@@ -328,16 +328,17 @@ static long do_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64
     if (flags & CLONE_VFORK)
         c->vfork_parent = p;
     int pid = c->pid;
+    /* Before the child can run (and maybe exit): its memory is still there. */
+    if (flags & CLONE_CHILD_SETTID) {
+        uint64_t pa;
+        if ((child_tid & 3) == 0 && mm_fault(c->mm, child_tid, true) == 0 &&
+            vm_translate(c->mm->space, child_tid, &pa, NULL))
+            *(int *)P2V(pa) = pid;
+    }
     irq_restore(f);
 
     if (flags & CLONE_PARENT_SETTID)
         put_user(pid, (int *)parent_tid);
-    if (flags & CLONE_CHILD_SETTID) {       /* in the child's copy of memory */
-        uint64_t pa;
-        if (mm_fault(c->mm, child_tid, true) == 0 && vm_translate(c->mm->space, child_tid, &pa, NULL) &&
-            (child_tid & 3) == 0)
-            *(int *)P2V(pa) = pid;
-    }
     if (flags & CLONE_VFORK)
         wait_event(vfork_wq, c->vfork_done);
     return pid;
