@@ -11,6 +11,7 @@ Standard library only.
 """
 
 import argparse
+import ctypes
 import fcntl
 import json
 import os
@@ -174,6 +175,12 @@ def stop_fake_node(p):
             p.wait()
 
 
+def die_with_parent():
+    """In a child before exec: SIGKILL when the fake node's server dies, however it dies (unshare
+    --kill-child then takes the whole namespace down with it)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+
+
 def fake_node_main(a):
     """Serve the console of /init running in `a.rootfs` on a.dir/node0.sock."""
     with open(a.pidfile, "w") as f:
@@ -189,7 +196,8 @@ def fake_node_main(a):
     child = subprocess.Popen(
         ["unshare", "--pid", "--mount", "--uts", "--fork", "--kill-child", "sh", "-c", script,
          "sh", a.rootfs],
-        stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=die_with_parent,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     os.close(slave)
     log.write(b"shoal: node 0 ready (fake node: /init of the image on the host)\r\n")
 

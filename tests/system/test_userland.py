@@ -104,6 +104,7 @@ def node(request):
             shell.stop_fake_node(server)
             shutil.rmtree(tmp, ignore_errors=True)
     else:
+        failed_before = request.session.testsfailed
         try:
             boot_shoal(name)
             n = Node("shoal", name, harness.RUN_DIR)
@@ -113,7 +114,8 @@ def node(request):
             yield n
         finally:
             teardown_shoal(name)
-        shutil.rmtree(os.path.join(harness.RUN_DIR, name), ignore_errors=True)
+        if request.session.testsfailed == failed_before:   # keep the node's log when a test failed
+            shutil.rmtree(os.path.join(harness.RUN_DIR, name), ignore_errors=True)
 
 
 def host_md5(data):
@@ -379,7 +381,7 @@ def test_no_memory_leak(node):
     node.ok(f"i=0; while [ $i -lt {LEAK_ROUNDS} ]; do {round_cmd} || exit 1; i=$((i+1)); done",
             timeout=900 * LEAK_ROUNDS)
     after = int(node.ok(memfree))
-    margin = 1024                                            # KiB
+    margin = 256 + 2 * LEAK_ROUNDS      # KiB: the kernel heap's own ups and downs are a few pages
     assert after >= before - margin, \
         f"MemFree fell from {before} kB to {after} kB over {LEAK_ROUNDS} rounds " \
         f"({(before - after) / LEAK_ROUNDS:.0f} kB a round): a leak"
