@@ -179,7 +179,15 @@ static void task_wake(struct task *t, bool timed_out)
     t->waiting_on = NULL;
     t->timed_out = timed_out;
     t->state = TASK_RUNNABLE;
-    list_add_tail(&t->run_link, &run_queue);
+    /* Kernel threads woken by an event (the network's receive path, RPC workers) run next and
+     * preempt user code: their work is short, and latency across the cluster depends on it. */
+    if (!t->proc) {
+        list_add(&t->run_link, &run_queue);
+        if (current->proc)
+            need_resched = true;
+    } else {
+        list_add_tail(&t->run_link, &run_queue);
+    }
     if (current == idle_task)
         need_resched = true;
 }
