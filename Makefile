@@ -85,6 +85,8 @@ $(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg $(INITRD)
 	cp $(B)/shoal.elf $@
 
 -include tests/unit/unit.mk
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk
 
 test: all
 	$(MAKE) unit

@@ -40,6 +40,9 @@
 #define ELOOP 40
 #define ENODATA 61
 #define EOVERFLOW 75
+#define EMSGSIZE 90
 #define EOPNOTSUPP 95
+#define ECONNRESET 104
 #define ETIMEDOUT 110
+#define EHOSTDOWN 112
 #define ERESTARTSYS 512     /* internal: restart the system call after a handler with SA_RESTART */

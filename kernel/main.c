@@ -30,6 +30,8 @@
 #include "kernel/tty.h"
 #include "kernel/vfs.h"
 #include "kernel/wallclock.h"
+#include "net/netdev.h"
+#include "net/rpc.h"
 #include "kernel/sched.h"
 #include "kernel/time.h"
 #include "kernel/vm.h"
@@ -71,8 +73,12 @@ static void init_main(void *arg)
 {
     pci_init();
     node_init(options.node);
+    e1000_init();                       /* rings, interrupt, polling thread; -ENODEV without a card */
     procfs_init();
     mount_initial_filesystems();
+    net_init(&options);                 /* the cluster engine, the "net" thread, node membership */
+    rpc_init();                         /* calls between nodes: workers, echo and bulk-sink services */
+    netproc_init();                     /* /proc/cluster */
     if (options.crash[0])
         ktest_crash(options.crash);
     if (options.ktest)

@@ -746,6 +746,47 @@ static bool name_is(const char *name, size_t len, const char *want)
     return strlen(want) == len && memcmp(name, want, len) == 0;
 }
 
+/* ---- directories of other subsystems (procfs.h: procfs_register_dir) ---- */
+
+#define MAX_EXTRA_DIRS 4
+
+struct extra_dir {
+    const char *name;
+    uint64_t ino;
+    struct inode *(*get)(void);
+};
+static struct extra_dir extra_dirs[MAX_EXTRA_DIRS];
+static int nextra;
+
+uint32_t procfs_device(void)
+{
+    uint64_t f = spin_lock_irqsave(&pnode_lock);
+    if (!procfs_dev)
+        procfs_dev = vfs_alloc_dev("proc");
+    spin_unlock_irqrestore(&pnode_lock, f);
+    return procfs_dev;
+}
+
+int procfs_register_dir(const char *name, uint64_t ino, struct inode *(*get)(void))
+{
+    if (!name || !*name || !get)
+        return -EINVAL;
+    uint64_t f = spin_lock_irqsave(&pnode_lock);
+    int r = nextra < MAX_EXTRA_DIRS ? 0 : -ENOSPC;
+    if (!r)
+        extra_dirs[nextra++] = (struct extra_dir){ name, ino, get };
+    spin_unlock_irqrestore(&pnode_lock, f);
+    return r;
+}
+
+static struct inode *extra_dir_lookup(const char *name, size_t len)
+{
+    for (int i = 0; i < nextra; i++)
+        if (name_is(name, len, extra_dirs[i].name))
+            return extra_dirs[i].get();
+    return NULL;
+}
+
 /* The open file at fd of process pid, referenced, or NULL. */
 static struct file *proc_fd_file(int pid, int fd)
 {
@@ -791,6 +832,8 @@ static int proc_lookup(struct inode *dir, const char *name, size_t len, struct i
             for (size_t i = 0; i < NROOT && !ino; i++)
                 if (name_is(name, len, root_entries[i].name))
                     ino = pnode_get(root_entries[i].type, 0, 0, root_entries[i].mode);
+            if (!ino)
+                ino = extra_dir_lookup(name, len);
             if (!ino)
                 return -ENOENT;
         }
@@ -864,6 +907,12 @@ static int readdir_root(struct file *f, struct dirent_sink *sink)
     while (f->pos >= 2 && f->pos < 2 + NROOT) {
         const struct pentry *e = &root_entries[f->pos - 2];
         if (!dirent_emit(sink, e->name, strlen(e->name), pnode_ino(e->type, 0, 0), e->mode))
+            return 0;
+        f->pos++;
+    }
+    while (f->pos >= 2 + NROOT && f->pos < 2 + NROOT + (uint64_t)nextra) {
+        const struct extra_dir *e = &extra_dirs[f->pos - 2 - NROOT];
+        if (!dirent_emit(sink, e->name, strlen(e->name), e->ino, S_IFDIR))
             return 0;
         f->pos++;
     }
@@ -1418,7 +1467,10 @@ KTEST(procfs_through_the_vfs)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!list_has(&l, want[i]))
             KTEST_FAIL("listing of /proc: \"%s\" missing or repeated (%d names)", want[i], l.n);
-    if (l.n != (int)(sizeof want / sizeof want[0]) + proc_count())
+    for (int i = 0; i < nextra; i++)
+        if (!list_has(&l, extra_dirs[i].name))
+            KTEST_FAIL("listing of /proc: \"%s\" missing or repeated", extra_dirs[i].name);
+    if (l.n != (int)(sizeof want / sizeof want[0]) + nextra + proc_count())
         KTEST_FAIL("listing has %d names, %d processes", l.n, proc_count());
     return true;
 }

@@ -30,3 +30,10 @@ struct cpu_times {
     uint64_t user, nice, system, idle;
 };
 void cpu_times_get(struct cpu_times *t);
+
+/* Directories other subsystems add to /proc (net/netproc.c: /proc/cluster). get returns the
+ * directory's inode, referenced; ino is its inode number for listings. The owner makes its inodes
+ * on procfs_device(), so stat and statfs see /proc; its lookup answers ".." with procfs_root().
+ * 0, -ENOSPC (at most 4), -EINVAL. Register before anyone lists /proc. */
+int procfs_register_dir(const char *name, uint64_t ino, struct inode *(*get)(void));
+uint32_t procfs_device(void);

@@ -18,6 +18,8 @@ UNIT_TESTS := build/unit/test_format build/unit/test_buddy build/unit/test_heap 
 UNIT_TESTS += build/unit/test_wallclock
 UNIT_TESTS += build/unit/test_ldisc
 UNIT_TESTS += build/unit/test_elf
+UNIT_TESTS += build/unit/test_net_siphash build/unit/test_net_wire build/unit/test_net_membership \
+	build/unit/test_net_transport
 
 # Kernel sources each test links with (kernel/string.c never: libc stands in).
 UNIT_SRCS_test_format := kernel/format.c
@@ -28,6 +30,11 @@ UNIT_SRCS_test_cpio := kernel/cpio.c
 UNIT_SRCS_test_wallclock := kernel/timeconv.c
 UNIT_SRCS_test_ldisc := kernel/ldisc.c
 UNIT_SRCS_test_elf := kernel/elf.c
+UNIT_NET_ENGINE := net/siphash.c net/wire.c net/cluster.c net/membership.c net/transport.c
+UNIT_SRCS_test_net_siphash := net/siphash.c
+UNIT_SRCS_test_net_wire := $(UNIT_NET_ENGINE)
+UNIT_SRCS_test_net_membership := $(UNIT_NET_ENGINE)
+UNIT_SRCS_test_net_transport := $(UNIT_NET_ENGINE)
 
 UNIT_OBJS_OF = $(UNIT_DIR)/tests/unit/$(1).o $(patsubst %.c,$(UNIT_DIR)/%.o,$(UNIT_SRCS_$(1)))
 UNIT_OBJS := $(sort $(foreach t,$(notdir $(UNIT_TESTS)),$(call UNIT_OBJS_OF,$(t))))
