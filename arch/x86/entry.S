@@ -5,6 +5,25 @@
  */
     .text
 
+/* The general registers, in struct trap_frame's order (r15 ends up lowest). */
+.macro SAVE_REGS
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+.endm
+
 .macro STUB vec
     .align 16
 isr_\vec:
@@ -25,21 +44,7 @@ isr_\vec:
 
 trap_common:
     cld
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    SAVE_REGS
     /* From ring 3, switch to the kernel's GS base (per-CPU data comes later, keep the swap symmetric). */
     testb $3, 18*8(%rsp)
     jz 1f
@@ -107,21 +112,7 @@ syscall_entry:
     pushq %rcx
     pushq $0                    /* error code */
     pushq $0x100                /* "vector": a system call */
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    SAVE_REGS
     mov %rsp, %rdi
     xor %ebp, %ebp
     call syscall_dispatch
