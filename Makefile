@@ -48,6 +48,9 @@ $(B)/k/%.o: %.S | $(DEPS_STAMP)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
+# Over TFTP every byte costs boot time: the netboot tree gets the kernel without debug
+# information (backtraces use the built-in symbol table) and a gzipped initrd (GRUB unpacks it).
+
 # Two link passes: the second embeds the symbol table of the first. The table sits after all code,
 # so function addresses are the same in both; the check below makes sure of it.
 $(B)/shoal.elf: $(KOBJ) linker.ld tools/ksyms
@@ -80,9 +83,9 @@ netboot: $(B)/netboot/boot/shoal.elf
 $(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg $(INITRD)
 	@rm -rf $(B)/netboot && mkdir -p $(B)/netboot
 	grub-mknetdir --net-directory=$(B)/netboot --subdir=boot/grub -d /usr/lib/grub/i386-pc >/dev/null
-	$(if $(INITRD),cp $(INITRD) $(B)/netboot/boot/initrd.cpio)
+	$(if $(INITRD),gzip -9n < $(INITRD) > $(B)/netboot/boot/initrd.cpio)
 	cp boot/grub-netboot.cfg $(B)/netboot/boot/grub/grub.cfg
-	cp $(B)/shoal.elf $@
+	$(OBJCOPY) --strip-debug $(B)/shoal.elf $@
 
 -include tests/unit/unit.mk
 -include bench/bench.mk
