@@ -26,6 +26,7 @@
 #include "kernel/proc.h"
 #include "kernel/procfs.h"
 #include "kernel/random.h"
+#include "kernel/ssi.h"
 #include "kernel/syscall.h"
 #include "kernel/tty.h"
 #include "kernel/vfs.h"
@@ -79,6 +80,7 @@ static void init_main(void *arg)
     net_init(&options);                 /* the cluster engine, the "net" thread, node membership */
     rpc_init();                         /* calls between nodes: workers, echo and bulk-sink services */
     netproc_init();                     /* /proc/cluster */
+    ssi_init();                         /* the cluster-wide process table */
     if (options.crash[0])
         ktest_crash(options.crash);
     if (options.ktest)

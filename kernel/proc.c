@@ -13,6 +13,7 @@
 #include "kernel/mm.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
+#include "kernel/ssi.h"
 #include "kernel/string.h"
 #include "kernel/syscall.h"
 #include "kernel/tty.h"
@@ -21,7 +22,6 @@
 #include "kernel/vfs.h"
 #include "kernel/vm.h"
 
-#define PID_MAX 32768
 #define PROC_MAX 512                /* a fork bomb meets EAGAIN here, long before memory runs out */
 
 #define CLONE_VM 0x100
@@ -94,10 +94,12 @@ char proc_state_char(struct process *p)
     return p->task && p->task->state == TASK_BLOCKED ? 'S' : 'R';
 }
 
+/* From this node's range, so pids are unique in the cluster and name their home (docs/SSI.md). */
 static int alloc_pid(void)
 {
-    for (int tries = 0; tries < PID_MAX; tries++) {
-        last_pid = last_pid + 1 >= PID_MAX ? 2 : last_pid + 1;
+    int first = ssi_pid_first(), last = ssi_pid_last();
+    for (int tries = 0; tries <= last - first; tries++) {
+        last_pid = last_pid < first || last_pid >= last ? first : last_pid + 1;
         if (!proc_find(last_pid))
             return last_pid;
     }

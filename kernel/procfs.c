@@ -21,11 +21,13 @@
 #include "kernel/kmalloc.h"
 #include "kernel/ktest.h"
 #include "kernel/list.h"
+#include "kernel/node.h"
 #include "kernel/pmm.h"
 #include "kernel/printk.h"
 #include "kernel/proc.h"
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
+#include "kernel/ssi.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/tty.h"
@@ -542,6 +544,50 @@ static int gen_pid_comm(struct pbuf *b, struct process *p)
     return 0;
 }
 
+/* ---- per-process files of another node's process, from its record (kernel/ssi.h), in the same
+ * formats; what the record does not carry (signal masks, faults, children's times) reads as 0 ---- */
+
+static void gen_remote_stat(struct pbuf *b, const struct ssi_proc *r)
+{
+    pb_printf(b, "%d (%s) %c %d %d %d %d %d %u ", r->pid, r->comm, r->state, r->ppid, r->pgid, r->sid, r->tty_nr,
+              r->tpgid, 0u);
+    pb_printf(b, "%lu 0 %lu 0 %lu %lu %lu %lu %d %d 1 0 ", 0ul, 0ul, r->utime, r->stime, 0ul, 0ul, 20 + r->nice,
+              r->nice);
+    pb_printf(b, "%lu %lu %lu %lu 0 0 0 0 0 ", r->start_ticks, r->vsize, r->rss_pages, ~0ul);
+    pb_printf(b, "%lu %lu %lu %lu 0 0 0 %d 0 0 0 ", 0ul, 0ul, 0ul, 0ul, SIGCHLD);
+    pb_printf(b, "0 0 0 0 0 0 0 0 0 0 %d\n", 0);
+}
+
+static void gen_remote_status(struct pbuf *b, const struct ssi_proc *r)
+{
+    pb_printf(b, "Name:\t%s\n", r->comm);
+    pb_printf(b, "Umask:\t%04o\n", 022);
+    pb_printf(b, "State:\t%s\n", state_name(r->state));
+    pb_printf(b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n", r->pid, r->pid, r->ppid);
+    pb_printf(b, "Uid:\t%u\t%u\t%u\t%u\n", r->uid, r->uid, r->uid, r->uid);
+    pb_printf(b, "Gid:\t%u\t%u\t%u\t%u\n", r->gid, r->gid, r->gid, r->gid);
+    pb_printf(b, "FDSize:\t%d\nGroups:\t\n", FD_MAX);
+    pb_printf(b, "NStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\n", r->pid, r->pid, r->pgid, r->sid);
+    if (r->state != 'Z') {
+        uint64_t vm = r->vsize / 1024, rss = r->rss_pages * 4;
+        pb_printf(b, "VmPeak:\t%8lu kB\nVmSize:\t%8lu kB\nVmLck:\t%8u kB\nVmPin:\t%8u kB\n", vm, vm, 0u, 0u);
+        pb_printf(b, "VmHWM:\t%8lu kB\nVmRSS:\t%8lu kB\n", rss, rss);
+        pb_printf(b, "RssAnon:\t%8lu kB\nRssFile:\t%8u kB\nRssShmem:\t%8u kB\n", rss, 0u, 0u);
+        pb_printf(b, "VmData:\t%8u kB\nVmStk:\t%8u kB\nVmExe:\t%8u kB\nVmLib:\t%8u kB\n", 0u, 0u, 0u, 0u);
+        pb_printf(b, "VmPTE:\t%8u kB\nVmSwap:\t%8u kB\n", 0u, 0u);
+    }
+    pb_printf(b, "Threads:\t1\n");
+    pb_printf(b, "SigQ:\t%d/%lu\n", 0, 4096ul);
+    pb_printf(b, "SigPnd:\t%016lx\nShdPnd:\t%016lx\n", 0ul, 0ul);
+    pb_printf(b, "SigBlk:\t%016lx\nSigIgn:\t%016lx\nSigCgt:\t%016lx\n", 0ul, 0ul, 0ul);
+    uint64_t caps = r->uid == 0 ? 0x1fffffffffful : 0;
+    pb_printf(b, "CapInh:\t%016lx\nCapPrm:\t%016lx\nCapEff:\t%016lx\nCapBnd:\t%016lx\nCapAmb:\t%016lx\n", 0ul, caps,
+              caps, 0x1fffffffffful, 0ul);
+    pb_printf(b, "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+    pb_printf(b, "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\nMems_allowed_list:\t0\n");
+    pb_printf(b, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
+}
+
 /* ---- the tree: kinds of node, directory contents, the inode cache ---- */
 
 enum ptype {
@@ -568,29 +614,33 @@ enum ptype {
     PT_PID_CWD,
     PT_PID_FD_DIR,
     PT_PID_FD,
+    PT_PID_WHERE,
+    PT_PID_HOME,
 };
 
 struct pentry {
     const char *name;
     enum ptype type;
     uint32_t mode;
+    bool remote;                        /* also for processes of other nodes (kernel/ssi.h) */
 };
 
 static const struct pentry root_entries[] = {
-    { "self", PT_SELF, S_IFLNK | 0777 },        { "meminfo", PT_MEMINFO, S_IFREG | 0444 },
-    { "uptime", PT_UPTIME, S_IFREG | 0444 },    { "loadavg", PT_LOADAVG, S_IFREG | 0444 },
-    { "stat", PT_STAT, S_IFREG | 0444 },        { "cpuinfo", PT_CPUINFO, S_IFREG | 0444 },
-    { "mounts", PT_MOUNTS, S_IFREG | 0444 },    { "version", PT_VERSION, S_IFREG | 0444 },
-    { "cmdline", PT_CMDLINE, S_IFREG | 0444 },  { "filesystems", PT_FILESYSTEMS, S_IFREG | 0444 },
+    { "self", PT_SELF, S_IFLNK | 0777, false },        { "meminfo", PT_MEMINFO, S_IFREG | 0444, false },
+    { "uptime", PT_UPTIME, S_IFREG | 0444, false },    { "loadavg", PT_LOADAVG, S_IFREG | 0444, false },
+    { "stat", PT_STAT, S_IFREG | 0444, false },        { "cpuinfo", PT_CPUINFO, S_IFREG | 0444, false },
+    { "mounts", PT_MOUNTS, S_IFREG | 0444, false },    { "version", PT_VERSION, S_IFREG | 0444, false },
+    { "cmdline", PT_CMDLINE, S_IFREG | 0444, false },  { "filesystems", PT_FILESYSTEMS, S_IFREG | 0444, false },
 };
 #define NROOT (sizeof root_entries / sizeof root_entries[0])
 
 static const struct pentry pid_entries[] = {
-    { "stat", PT_PID_STAT, S_IFREG | 0444 },      { "status", PT_PID_STATUS, S_IFREG | 0444 },
-    { "cmdline", PT_PID_CMDLINE, S_IFREG | 0444 }, { "comm", PT_PID_COMM, S_IFREG | 0444 },
-    { "environ", PT_PID_ENVIRON, S_IFREG | 0400 }, { "maps", PT_PID_MAPS, S_IFREG | 0444 },
-    { "mounts", PT_PID_MOUNTS, S_IFREG | 0444 },   { "exe", PT_PID_EXE, S_IFLNK | 0777 },
-    { "cwd", PT_PID_CWD, S_IFLNK | 0777 },         { "fd", PT_PID_FD_DIR, S_IFDIR | 0500 },
+    { "stat", PT_PID_STAT, S_IFREG | 0444, true },      { "status", PT_PID_STATUS, S_IFREG | 0444, true },
+    { "cmdline", PT_PID_CMDLINE, S_IFREG | 0444, true }, { "comm", PT_PID_COMM, S_IFREG | 0444, true },
+    { "where", PT_PID_WHERE, S_IFREG | 0444, true },    { "home", PT_PID_HOME, S_IFREG | 0444, true },
+    { "environ", PT_PID_ENVIRON, S_IFREG | 0400, false }, { "maps", PT_PID_MAPS, S_IFREG | 0444, false },
+    { "mounts", PT_PID_MOUNTS, S_IFREG | 0444, false },   { "exe", PT_PID_EXE, S_IFLNK | 0777, false },
+    { "cwd", PT_PID_CWD, S_IFLNK | 0777, false },         { "fd", PT_PID_FD_DIR, S_IFDIR | 0500, false },
 };
 #define NPID (sizeof pid_entries / sizeof pid_entries[0])
 
@@ -630,6 +680,12 @@ static void pnode_set_owner(struct inode *ino, int pid)
     if (p)
         ino->mtime_ns = ino->atime_ns = ino->ctime_ns = wallclock_boot_ns() + p->start_ns;
     irq_restore(f);
+    struct ssi_proc *r = !p && pid ? kmalloc(sizeof *r) : NULL;
+    if (r && ssi_remote_get(pid, r, false)) {
+        ino->uid = r->uid;
+        ino->gid = r->gid;
+    }
+    kfree(r);
 }
 
 /* A referenced inode for (type, pid, fd), from the cache or new. */
@@ -674,12 +730,18 @@ static struct inode *pnode_get(enum ptype type, int pid, int fd, uint32_t mode)
     return ino;
 }
 
-static bool pid_alive(int pid)
+static bool pid_local(int pid)
 {
     uint64_t f = irq_save();
     bool alive = proc_find(pid) != NULL;
     irq_restore(f);
     return alive;
+}
+
+/* A local process, or one of another node in the cluster view (which may be fetched: sleeps). */
+static bool pid_alive(int pid)
+{
+    return pid_local(pid) || ssi_remote_get(pid, NULL, true);
 }
 
 /* Drops cached nodes of processes that are gone and that only the cache still references. */
@@ -690,7 +752,7 @@ static void pnode_sweep(void)
     struct list_head *pos, *next;
     list_for_each_safe(pos, next, &pnodes) {
         struct pnode *n = list_entry(pos, struct pnode, link);
-        if (n->pid && n->inode->refcount == 1 && !pid_alive(n->pid)) {
+        if (n->pid && n->inode->refcount == 1 && !pid_local(n->pid) && !ssi_remote_get(n->pid, NULL, false)) {
             list_del(&n->link);
             list_add_tail(&n->link, &dead);
             npnodes--;
@@ -838,10 +900,11 @@ static int proc_lookup(struct inode *dir, const char *name, size_t len, struct i
                 return -ENOENT;
         }
     } else if (d->type == PT_PID_DIR) {
-        if (!pid_alive(d->pid))
+        bool local = pid_local(d->pid);
+        if (!local && !pid_alive(d->pid))
             return -ENOENT;
         for (size_t i = 0; i < NPID && !ino; i++)
-            if (name_is(name, len, pid_entries[i].name))
+            if ((local || pid_entries[i].remote) && name_is(name, len, pid_entries[i].name))
                 ino = pnode_get(pid_entries[i].type, d->pid, 0, pid_entries[i].mode);
         if (!ino)
             return -ENOENT;
@@ -920,17 +983,35 @@ static int readdir_root(struct file *f, struct dirent_sink *sink)
         f->pos = PID_POS;
     for (;;) {
         struct pid_batch batch = { .from = (int)(f->pos - PID_POS), .n = 0 };
+        int remote[PID_BATCH];
         if (f->pos - PID_POS > 0x7fffffff)
             return 0;                   /* past the last pid */
         proc_for_each(pid_batch_visit, &batch);
-        for (int i = 0; i < batch.n; i++) {
+        int nremote = ssi_remote_pids(batch.from, remote, PID_BATCH);
+        /* both lists ascending: merge them up to where the shorter-reaching full one ends */
+        int limit = 0x7fffffff;
+        if (batch.n == PID_BATCH)
+            limit = batch.pids[PID_BATCH - 1];
+        if (nremote == PID_BATCH && remote[PID_BATCH - 1] < limit)
+            limit = remote[PID_BATCH - 1];
+        int li = 0, ri = 0;
+        for (;;) {
+            int pid;
+            if (li < batch.n && (ri >= nremote || batch.pids[li] <= remote[ri]))
+                pid = batch.pids[li++];
+            else if (ri < nremote)
+                pid = remote[ri++];
+            else
+                break;
+            if (pid > limit)
+                break;
             char name[16];
-            int len = ksnprintf(name, sizeof name, "%d", batch.pids[i]);
-            if (!dirent_emit(sink, name, (size_t)len, pnode_ino(PT_PID_DIR, batch.pids[i], 0), S_IFDIR))
+            int len = ksnprintf(name, sizeof name, "%d", pid);
+            if (!dirent_emit(sink, name, (size_t)len, pnode_ino(PT_PID_DIR, pid, 0), S_IFDIR))
                 return 0;
-            f->pos = (uint64_t)batch.pids[i] + PID_POS + 1;
+            f->pos = (uint64_t)pid + PID_POS + 1;
         }
-        if (batch.n < PID_BATCH) {
+        if (batch.n < PID_BATCH && nremote < PID_BATCH) {
             f->pos = PID_POS + 0x80000000ull;   /* the end; processes born later need a new listing */
             return 0;
         }
@@ -939,13 +1020,14 @@ static int readdir_root(struct file *f, struct dirent_sink *sink)
 
 static int readdir_pid(struct file *f, struct dirent_sink *sink, int pid)
 {
-    if (!pid_alive(pid))
+    bool local = pid_local(pid);
+    if (!local && !pid_alive(pid))
         return -ENOENT;
     if (!emit_dots(f, sink, pnode_ino(PT_PID_DIR, pid, 0), PROCFS_ROOT_INO))
         return 0;
     while (f->pos >= 2 && f->pos < 2 + NPID) {
         const struct pentry *e = &pid_entries[f->pos - 2];
-        if (!dirent_emit(sink, e->name, strlen(e->name), pnode_ino(e->type, pid, 0), e->mode))
+        if ((local || e->remote) && !dirent_emit(sink, e->name, strlen(e->name), pnode_ino(e->type, pid, 0), e->mode))
             return 0;
         f->pos++;
     }
@@ -1060,9 +1142,43 @@ static int generate_proc_file(enum ptype type, struct process *p, struct pbuf *b
         return 0;
     case PT_PID_MOUNTS:
         return gen_mounts(b);
+    case PT_PID_WHERE:
+        pb_printf(b, "%d\n", node_self());
+        return 0;
+    case PT_PID_HOME:
+        pb_printf(b, "%d\n", p->pid == 1 ? node_self() : ssi_pid_home(p->pid));
+        return 0;
     default:
         return -EINVAL;
     }
+}
+
+/* Another node's process (kernel/ssi.h). Sleeps (may fetch the cluster view): called without locks. */
+static int generate_remote(enum ptype type, int pid, struct pbuf *b)
+{
+    struct ssi_proc *r = kmalloc(sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    int ret = 0;
+    if (!ssi_remote_get(pid, r, true)) {
+        ret = -ENOENT;
+    } else if (type == PT_PID_STAT) {
+        gen_remote_stat(b, r);
+    } else if (type == PT_PID_STATUS) {
+        gen_remote_status(b, r);
+    } else if (type == PT_PID_CMDLINE) {
+        pb_write(b, r->cmdline, r->cmdline_len);
+    } else if (type == PT_PID_COMM) {
+        pb_printf(b, "%s\n", r->comm);
+    } else if (type == PT_PID_WHERE) {
+        pb_printf(b, "%d\n", r->node);
+    } else if (type == PT_PID_HOME) {
+        pb_printf(b, "%d\n", ssi_pid_home(r->pid));
+    } else {
+        ret = -ENOENT;
+    }
+    kfree(r);
+    return ret;
 }
 
 static int generate(enum ptype type, int pid, struct pbuf *b)
@@ -1093,6 +1209,8 @@ static int generate(enum ptype type, int pid, struct pbuf *b)
     struct process *p = proc_find(pid);
     int r = p ? generate_proc_file(type, p, b) : -ENOENT;
     irq_restore(f);
+    if (!p)
+        r = generate_remote(type, pid, b);
     return r;
 }
 

@@ -11,7 +11,9 @@
 #include "kernel/fpu.h"
 #include "kernel/printk.h"
 #include "kernel/proc.h"
+#include "kernel/node.h"
 #include "kernel/sched.h"
+#include "kernel/ssi.h"
 #include "kernel/string.h"
 #include "kernel/syscall.h"
 #include "kernel/uaccess.h"
@@ -544,12 +546,33 @@ static bool kill_each(struct process *p, void *arg)
     return true;
 }
 
+/* A signal from another node (kernel/ssi.c's "signal" service), sent as kill(2) would. */
+int signal_kill_local(int pid, int sig, int from_pid)
+{
+    if (sig < 0 || sig > NSIG)
+        return -EINVAL;
+    uint64_t f = irq_save();
+    struct process *p = proc_find(pid);
+    int r = !p ? -ESRCH : p->state == PROC_ZOMBIE ? 0 : send(p, sig, SI_USER, from_pid);
+    irq_restore(f);
+    return r;
+}
+
+/* A pid that is not here but was allocated on another node: ask that node (docs/SSI.md). */
+static bool remote_pid(int pid)
+{
+    int home = ssi_pid_home(pid);
+    return pid > 1 && home >= 0 && home != node_self() && !proc_find(pid);
+}
+
 SYSCALL(NR_kill, kill)
 {
     int pid = a0, sig = a1;
     struct process *self = current_proc();
     if (sig < 0 || sig > NSIG)
         return -EINVAL;
+    if (pid > 0 && remote_pid(pid))
+        return ssi_remote_kill(pid, sig);
     if (pid > 0)
         return kill_one(proc_find(pid), sig, SI_USER);
     if (pid == 0)
@@ -566,6 +589,8 @@ SYSCALL(NR_tkill, tkill)
 {
     if (a1 < 0 || a1 > NSIG)
         return -EINVAL;
+    if (a0 > 0 && remote_pid(a0))
+        return ssi_remote_kill(a0, a1);
     return kill_one(proc_find(a0), a1, SI_TKILL);
 }
 
@@ -573,6 +598,8 @@ SYSCALL(NR_tgkill, tgkill)
 {
     if (a2 < 0 || a2 > NSIG || a0 != a1)
         return a0 != a1 ? -ESRCH : -EINVAL;
+    if (a1 > 0 && remote_pid(a1))
+        return ssi_remote_kill(a1, a2);
     return kill_one(proc_find(a1), a2, SI_TKILL);
 }
 

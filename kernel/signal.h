@@ -44,6 +44,8 @@ struct process;
  * Return 0 or -ESRCH. */
 int signal_send(struct process *p, int sig);
 int signal_send_pgrp(int pgid, int sig);
+/* kill(pid, sig) of a local process on behalf of another node: 0, -ESRCH, -EINVAL. */
+int signal_kill_local(int pid, int sig, int from_pid);
 /* True when the current process has a signal that would interrupt a blocking system call. */
 bool signal_pending(void);
 /* True if sig is ignored or blocked by p (the TTY uses this for SIGTTIN/SIGTTOU). */
