@@ -49,7 +49,8 @@ $(B)/k/%.o: %.S | $(DEPS_STAMP)
 	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 # Over TFTP every byte costs boot time: the netboot tree gets the kernel without debug
-# information (backtraces use the built-in symbol table) and a gzipped initrd (GRUB unpacks it).
+# information (backtraces use the built-in symbol table). iPXE (boot.ipxe, the default) loads
+# shoal32.elf and initrd.cpio itself; GRUB's tree (boot/grub/) loads shoal.elf and initrd.cpio.gz.
 
 # Two link passes: the second embeds the symbol table of the first. The table sits after all code,
 # so function addresses are the same in both; the check below makes sure of it.
@@ -80,11 +81,14 @@ $(B)/shoal.iso: $(B)/shoal.elf boot/grub.cfg $(INITRD)
 	grub-mkrescue -o $@ $(B)/iso 2>$(B)/grub-mkrescue.log || { cat $(B)/grub-mkrescue.log; exit 1; }
 
 netboot: $(B)/netboot/boot/shoal.elf
-$(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg $(INITRD)
+$(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg boot/netboot.ipxe $(INITRD)
 	@rm -rf $(B)/netboot && mkdir -p $(B)/netboot
 	grub-mknetdir --net-directory=$(B)/netboot --subdir=boot/grub -d /usr/lib/grub/i386-pc >/dev/null
-	$(if $(INITRD),gzip -9n < $(INITRD) > $(B)/netboot/boot/initrd.cpio)
+	$(if $(INITRD),cp $(INITRD) $(B)/netboot/boot/initrd.cpio)
+	$(if $(INITRD),gzip -9n < $(INITRD) > $(B)/netboot/boot/initrd.cpio.gz)
 	cp boot/grub-netboot.cfg $(B)/netboot/boot/grub/grub.cfg
+	cp boot/netboot.ipxe $(B)/netboot/boot.ipxe
+	$(OBJCOPY) --strip-debug -O elf32-i386 $(B)/shoal.elf $(B)/netboot/boot/shoal32.elf
 	$(OBJCOPY) --strip-debug $(B)/shoal.elf $@
 
 -include tests/unit/unit.mk
