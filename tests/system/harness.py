@@ -193,3 +193,19 @@ def cluster_processes(name):
 def netns_list():
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return [l.split()[0] for l in out.splitlines() if l.strip()]
+
+
+def explain_cluster(p, name=None, n=2):
+    """A failed tools/cluster call, with the end of each node's console log."""
+    text = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    for k in range(n if name else 0):
+        log = read(f"{RUN_DIR}/{name}/node{k}.log")
+        text += "\n" + tail_text(log, 30, f"node{k}.log")
+    return text
+
+
+def exec_ok(name, k, cmd, timeout, n=2):
+    """Runs cmd in node k's shell through tools/cluster exec; must succeed; returns its output."""
+    p = cluster("exec", "--name", name, "--timeout", str(timeout), str(k), "--", cmd, limit=timeout + 60)
+    assert p.returncode == 0, f"node {k}: `{cmd}` failed\n{explain_cluster(p, name, n)}"
+    return p.stdout.replace("\r", "")

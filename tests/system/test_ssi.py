@@ -13,18 +13,11 @@ EXEC_TIMEOUT = harness.timeout(60)
 
 
 def explain(p, name=None, n=3):
-    text = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
-    for k in range(n if name else 0):
-        log = harness.read(f"{harness.RUN_DIR}/{name}/node{k}.log")
-        text += "\n" + harness.tail_text(log, 30, f"node{k}.log")
-    return text
+    return harness.explain_cluster(p, name, n)
 
 
 def run(name, k, cmd, timeout=EXEC_TIMEOUT):
-    p = harness.cluster("exec", "--name", name, "--timeout", str(timeout), str(k), "--", cmd,
-                        limit=timeout + 60)
-    assert p.returncode == 0, f"node {k}: `{cmd}` failed\n{explain(p, name)}"
-    return p.stdout.replace("\r", "")
+    return harness.exec_ok(name, k, cmd, timeout, 3)
 
 
 def ps(name, k):
