@@ -293,8 +293,7 @@ static void reset_signals(struct process *p)
     p->altstack_flags = 2;                      /* SS_DISABLE */
 }
 
-static void commit(struct process *p, struct mm *mm, const char *path, const char *resolved,
-                   const struct exec_args *a, const struct elf_image *img, uint64_t sp, struct trap_frame *tf)
+static void switch_image(struct process *p, struct mm *mm, uint64_t entry, uint64_t sp, struct trap_frame *tf)
 {
     struct mm *old = p->mm;
     p->mm = mm;
@@ -302,17 +301,36 @@ static void commit(struct process *p, struct mm *mm, const char *path, const cha
     if (!p->mm_borrowed)            /* a vfork child gives its parent's memory back untouched */
         mm_destroy(old);
     p->mm_borrowed = false;
-    if (p->files)
-        fdtable_close_on_exec(p->files);
     reset_signals(p);
-    set_comm_and_cmdline(p, path, resolved, a);
     fpu_reset_current();
     memset(tf, 0, sizeof *tf);
-    tf->rip = img->entry;
+    tf->rip = entry;
     tf->rsp = sp;
     tf->rflags = 0x202;
     tf->cs = USER_CS;
     tf->ss = USER_DS;
+}
+
+static void commit(struct process *p, struct mm *mm, const char *path, const char *resolved,
+                   const struct exec_args *a, const struct elf_image *img, uint64_t sp, struct trap_frame *tf)
+{
+    switch_image(p, mm, img->entry, sp, tf);
+    if (p->files)
+        fdtable_close_on_exec(p->files);
+    set_comm_and_cmdline(p, path, resolved, a);
+    proc_vfork_release(p);
+}
+
+void exec_commit_home(struct process *p, const struct exec_image *img, const struct exec_args *a)
+{
+    if (p->files)
+        fdtable_close_on_exec(p->files);
+    set_comm_and_cmdline(p, img->path, img->resolved[0] ? img->resolved : NULL, a);
+}
+
+void exec_commit_remote(struct process *p, struct mm *mm, uint64_t entry, uint64_t sp, struct trap_frame *tf)
+{
+    switch_image(p, mm, entry, sp, tf);
     proc_vfork_release(p);
 }
 
@@ -331,19 +349,30 @@ static int open_executable(const char *path, struct file **out)
     return 0;
 }
 
-static int load(const char *path, struct exec_args *a, struct trap_frame *tf, char *hdr);
+static int load(const char *path, struct exec_args *a, struct trap_frame *tf, char *hdr, struct exec_image *out);
 
 int do_execve(const char *path, struct exec_args *a, struct trap_frame *tf)
 {
     char *hdr = kmalloc(PAGE_SIZE);
     if (!hdr)
         return -ENOMEM;
-    int r = load(path, a, tf, hdr);
+    int r = load(path, a, tf, hdr, NULL);
     kfree(hdr);
     return r;
 }
 
-static int load(const char *path, struct exec_args *a, struct trap_frame *tf, char *hdr)
+int exec_build_image(const char *path, struct exec_args *a, struct exec_image *out)
+{
+    char *hdr = kmalloc(PAGE_SIZE);
+    if (!hdr)
+        return -ENOMEM;
+    int r = load(path, a, NULL, hdr, out);
+    kfree(hdr);
+    return r;
+}
+
+/* out == NULL: commit into the current process; else hand the new image over, uncommitted. */
+static int load(const char *path, struct exec_args *a, struct trap_frame *tf, char *hdr, struct exec_image *out)
 {
     char script_path[256];
     struct process *p = current_proc();
@@ -395,6 +424,14 @@ static int load(const char *path, struct exec_args *a, struct trap_frame *tf, ch
     if (r) {
         mm_destroy(mm);
         return r;
+    }
+    if (out) {
+        out->mm = mm;
+        out->entry = img.entry;
+        out->sp = sp;
+        strlcpy(out->path, path, sizeof out->path);
+        strlcpy(out->resolved, have_resolved ? resolved : "", sizeof out->resolved);
+        return 0;
     }
     commit(p, mm, path, have_resolved ? resolved : NULL, a, &img, sp, tf);
     return 0;

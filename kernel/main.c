@@ -26,6 +26,8 @@
 #include "kernel/proc.h"
 #include "kernel/procfs.h"
 #include "kernel/random.h"
+#include "kernel/deputy.h"
+#include "kernel/migrate.h"
 #include "kernel/ssi.h"
 #include "kernel/syscall.h"
 #include "kernel/tty.h"
@@ -81,6 +83,8 @@ static void init_main(void *arg)
     rpc_init();                         /* calls between nodes: workers, echo and bulk-sink services */
     netproc_init();                     /* /proc/cluster */
     ssi_init();                         /* the cluster-wide process table */
+    deputy_init();                      /* processes running away from home */
+    migrate_init();
     if (options.crash[0])
         ktest_crash(options.crash);
     if (options.ktest)

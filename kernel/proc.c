@@ -7,6 +7,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/trap.h"
+#include "kernel/deputy.h"
 #include "kernel/exec.h"
 #include "kernel/fpu.h"
 #include "kernel/kmalloc.h"
@@ -24,17 +25,6 @@
 
 #define PROC_MAX 512                /* a fork bomb meets EAGAIN here, long before memory runs out */
 
-#define CLONE_VM 0x100
-#define CLONE_FS 0x200
-#define CLONE_FILES 0x400
-#define CLONE_SIGHAND 0x800
-#define CLONE_VFORK 0x4000
-#define CLONE_PARENT 0x8000
-#define CLONE_THREAD 0x10000
-#define CLONE_SETTLS 0x80000
-#define CLONE_PARENT_SETTID 0x100000
-#define CLONE_CHILD_CLEARTID 0x200000
-#define CLONE_CHILD_SETTID 0x1000000
 
 #define WNOHANG 1
 #define WUNTRACED 2
@@ -134,13 +124,31 @@ static struct process *proc_alloc(void)
     p->rlimits[RLIMIT_STACK] = (struct rlimit64){ USER_STACK_MAX, ~0ull };
     p->rlimits[RLIMIT_NOFILE] = (struct rlimit64){ FD_MAX, FD_MAX };
     p->rlimits[RLIMIT_NPROC] = (struct rlimit64){ PROC_MAX, PROC_MAX };
+    p->migrate_to = -1;
     return p;
 }
 
 static void proc_free(struct process *p)
 {
+    deputy_link_free(p);
     kfree(p->cmdline);
     kfree(p);
+}
+
+int proc_ppid(struct process *p)
+{
+    if (p->kind == PROC_REMOTE)
+        return deputy_remote_ppid(p);
+    return p->parent ? p->parent->pid : 0;
+}
+
+struct process *proc_new_blank(void) { return proc_alloc(); }
+
+void proc_discard(struct process *p)
+{
+    mm_destroy(p->mm);
+    p->mm = NULL;
+    proc_free(p);
 }
 
 void proc_init(void) { wq_init(&vfork_wq); }
@@ -275,18 +283,31 @@ static int count_user_procs(uint32_t uid)
     return n;
 }
 
-static long do_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64_t child_tid, uint64_t tls)
+static bool refuse_threads(struct process *p, uint64_t flags)
 {
-    struct process *p = current_proc();
     if ((flags & CLONE_THREAD) || ((flags & CLONE_VM) && !(flags & CLONE_VFORK))) {
         static bool told;
         if (!told)
             printk(LOG_NOTICE, "clone: threads (CLONE_VM/CLONE_THREAD) are not supported yet (pid %d %s)\n",
                    p->pid, p->comm);
         told = true;
-        return -EINVAL;
+        return true;
     }
-    if (nprocs >= PROC_MAX || (uint64_t)count_user_procs(p->uid) >= p->rlimits[RLIMIT_NPROC].cur)
+    return false;
+}
+
+/* remote_pid > 0: the running part of a fork whose deputy (and pid) the home node made; it has no
+ * files, parent or vfork link here (a vfork is a fork: memory cannot be shared across nodes). */
+static long fork_process(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64_t child_tid, uint64_t tls,
+                         int remote_pid)
+{
+    struct process *p = current_proc();
+    if (refuse_threads(p, flags))
+        return -EINVAL;
+    if (remote_pid)
+        flags &= ~(uint64_t)(CLONE_VFORK | CLONE_VM | CLONE_FILES | CLONE_FS | CLONE_PARENT);
+    if (nprocs >= PROC_MAX ||
+        (!remote_pid && (uint64_t)count_user_procs(p->uid) >= p->rlimits[RLIMIT_NPROC].cur))
         return -EAGAIN;
     struct process *c = proc_alloc();
     struct child_start *cs = kmalloc(sizeof *cs);
@@ -296,7 +317,12 @@ static long do_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64
         return -EAGAIN;
     }
     copy_identity(c, p);
-    if (copy_resources(c, p, flags) != 0) {
+    if (remote_pid && deputy_attach_remote(c, p->home, p) != 0) {
+        proc_free(c);
+        kfree(cs);
+        return -ENOMEM;
+    }
+    if (remote_pid ? !(c->mm = mm_clone(p->mm)) : copy_resources(c, p, flags) != 0) {
         release_resources(c);
         proc_free(c);
         kfree(cs);
@@ -308,8 +334,9 @@ static long do_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64
         cs->tf.rsp = new_sp;
 
     uint64_t f = irq_save();
-    c->pid = alloc_pid();
-    struct task *t = c->pid > 0 ? kthread_create(c->comm, child_task_entry, cs) : NULL;
+    c->pid = remote_pid ? remote_pid : alloc_pid();
+    struct task *t = c->pid > 0 && !(remote_pid && proc_find(remote_pid)) ? kthread_create(c->comm, child_task_entry, cs)
+                                                                         : NULL;
     if (!t) {
         irq_restore(f);
         release_resources(c);
@@ -322,8 +349,10 @@ static long do_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64
     t->fs_base = (flags & CLONE_SETTLS) ? tls : current_task()->fs_base;
     fpu_save(current_task());
     memcpy(t->fpu_state, current_task()->fpu_state, sizeof t->fpu_state);
-    c->parent = (flags & CLONE_PARENT) && p->parent ? p->parent : p;
-    list_add_tail(&c->sibling, &c->parent->children);
+    if (!remote_pid) {
+        c->parent = (flags & CLONE_PARENT) && p->parent ? p->parent : p;
+        list_add_tail(&c->sibling, &c->parent->children);
+    }
     table_insert(c);
     if (flags & CLONE_CHILD_CLEARTID)
         c->clear_child_tid = child_tid;
@@ -355,6 +384,78 @@ void proc_vfork_release(struct process *p)
     p->vfork_parent = NULL;
     wake_up(&vfork_wq);
     irq_restore(f);
+}
+
+static long do_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64_t child_tid, uint64_t tls)
+{
+    struct process *p = current_proc();
+    if (p->kind == PROC_REMOTE)         /* the home node makes the child's deputy and pid first */
+        return refuse_threads(p, flags) ? -EINVAL : deputy_remote_fork(flags, new_sp, parent_tid, child_tid, tls);
+    return fork_process(flags, new_sp, parent_tid, child_tid, tls, 0);
+}
+
+long proc_fork_remote(int pid, uint64_t flags, uint64_t new_sp, uint64_t child_tid, uint64_t tls)
+{
+    return fork_process(flags, new_sp, 0, child_tid, tls, pid);
+}
+
+int proc_fork_deputy(struct process *p, uint64_t flags)
+{
+    if (refuse_threads(p, flags))
+        return -EINVAL;
+    if (nprocs >= PROC_MAX || (uint64_t)count_user_procs(p->uid) >= p->rlimits[RLIMIT_NPROC].cur)
+        return -EAGAIN;
+    struct process *c = proc_alloc();
+    if (!c)
+        return -EAGAIN;
+    copy_identity(c, p);
+    c->files = fdtable_clone(p->files);
+    c->fs = fs_context_clone(p->fs);
+    if (!c->files || !c->fs || deputy_attach_home(c, p->where) != 0) {
+        release_resources(c);
+        proc_free(c);
+        return -ENOMEM;
+    }
+    c->kind = PROC_DEPUTY;
+    uint64_t f = irq_save();
+    c->pid = alloc_pid();
+    struct task *t = c->pid > 0 ? kthread_create(c->comm, deputy_child_main, NULL) : NULL;
+    if (!t) {
+        irq_restore(f);
+        release_resources(c);
+        proc_free(c);
+        return -EAGAIN;
+    }
+    c->task = t;
+    t->proc = c;
+    c->parent = p;
+    list_add_tail(&c->sibling, &p->children);
+    table_insert(c);
+    int pid = c->pid;
+    irq_restore(f);
+    return pid;
+}
+
+int proc_start_user(struct process *p, const struct trap_frame *tf, uint64_t fs_base, const uint8_t *fpu)
+{
+    struct child_start *cs = kmalloc(sizeof *cs);
+    if (!cs)
+        return -ENOMEM;
+    cs->tf = *tf;
+    uint64_t f = irq_save();
+    struct task *t = nprocs < PROC_MAX && !proc_find(p->pid) ? kthread_create(p->comm, child_task_entry, cs) : NULL;
+    if (!t) {
+        irq_restore(f);
+        kfree(cs);
+        return -EAGAIN;
+    }
+    p->task = t;
+    t->proc = p;
+    t->fs_base = fs_base;
+    memcpy(t->fpu_state, fpu, sizeof t->fpu_state);
+    table_insert(p);
+    irq_restore(f);
+    return 0;
 }
 
 SYSCALL(NR_fork, fork) { return do_fork(SIGCHLD, 0, 0, 0, 0); }
@@ -402,6 +503,8 @@ static void reap(struct process *c)
 void proc_exit(int status)
 {
     struct process *p = current_proc();
+    if (p->kind == PROC_REMOTE)
+        deputy_remote_exit(p, status);      /* its home makes the exit seen: status, SIGCHLD, wait */
     if (p->pid == 1)
         printk(LOG_ERR, "init (pid 1) exited with status %#x; the node has no shell any more\n", status);
     if (p->clear_child_tid) {
@@ -415,10 +518,12 @@ void proc_exit(int status)
         fs_context_put(p->fs);
     p->files = NULL;
     p->fs = NULL;
+    /* Clear p->mm before freeing it: a preemption in between would switch back to a dead mm. */
+    struct mm *mm = p->mm;
+    p->mm = NULL;
     mm_activate(NULL);
     if (!p->mm_borrowed)
-        mm_destroy(p->mm);
-    p->mm = NULL;
+        mm_destroy(mm);
     if (p->tty && p->sid == p->pid)
         tty_session_exit(p->sid);
 

@@ -16,7 +16,25 @@ struct fdtable;
 struct fs_context;
 struct tty;
 
+#define CLONE_VM 0x100
+#define CLONE_FS 0x200
+#define CLONE_FILES 0x400
+#define CLONE_SIGHAND 0x800
+#define CLONE_VFORK 0x4000
+#define CLONE_PARENT 0x8000
+#define CLONE_THREAD 0x10000
+#define CLONE_SETTLS 0x80000
+#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_CHILD_SETTID 0x1000000
+
 enum proc_state { PROC_RUNNING, PROC_STOPPED, PROC_ZOMBIE };
+
+/* Where a process's parts are (kernel/deputy.h, docs/SSI.md): LOCAL runs at home; a process that
+ * runs on another node is a DEPUTY at home (files, tty, parent and children, wait, signals) and
+ * REMOTE where it runs (memory, registers, signal handlers, timers). */
+enum proc_kind { PROC_LOCAL, PROC_DEPUTY, PROC_REMOTE };
+struct deputy_link;
 
 struct k_sigaction {
     uint64_t handler;               /* SIG_DFL 0, SIG_IGN 1, or a user address */
@@ -77,7 +95,16 @@ struct process {
     bool vfork_done;
     uint64_t alarm_at_ns, alarm_interval_ns;   /* ITIMER_REAL */
     struct list_head alarm_link;
+
+    enum proc_kind kind;
+    int where;                      /* DEPUTY: the node its user part runs on */
+    int home;                       /* REMOTE: the node of its deputy */
+    struct deputy_link *link;       /* DEPUTY or REMOTE (or migrating): kernel/deputy.c's state */
+    int migrate_to;                 /* -1, or the node to move to on the way back to user mode */
 };
+
+/* A deputy whose process is running (not yet a zombie): its live state is on p->where. */
+static inline bool proc_away(const struct process *p) { return p->kind == PROC_DEPUTY && p->state != PROC_ZOMBIE; }
 
 struct process *current_proc(void);     /* NULL in kernel threads */
 struct process *proc_find(int pid);     /* NULL if none; valid while interrupts are off or the table lock is held */
@@ -97,5 +124,19 @@ void proc_tick(bool user_mode);
 void proc_vfork_release(struct process *p);
 /* Terminates the current process with a wait status (Linux encoding). */
 __attribute__((noreturn)) void proc_exit(int status);
+/* Parent's pid as getppid would answer (a REMOTE part asks nothing: the last value its home sent). */
+int proc_ppid(struct process *p);
+/* Cross-node parts (kernel/deputy.c, kernel/migrate.c). A blank process: no pid, task or table
+ * entry yet; proc_discard frees one that never started. */
+struct process *proc_new_blank(void);
+void proc_discard(struct process *p);
+/* Enters p (pid set, not in the table) into the table and starts it in user mode at tf with
+ * p->mm. 0 or -errno (then p is still the caller's). */
+int proc_start_user(struct process *p, const struct trap_frame *tf, uint64_t fs_base, const uint8_t *fpu);
+/* The deputy of a child forked by p's remote part: a new pid here, a copy of p's files and
+ * identity, and a task that serves it. Returns the pid or -errno. */
+int proc_fork_deputy(struct process *p, uint64_t flags);
+/* The remote part of a fork of the current (REMOTE) process, with the pid its home chose. */
+long proc_fork_remote(int pid, uint64_t flags, uint64_t new_sp, uint64_t child_tid, uint64_t tls);
 /* Starts the first user process (pid 1) running path with argv; returns its pid or -errno. */
 int proc_spawn_init(const char *path, char *const argv[], char *const envp[]);

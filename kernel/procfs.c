@@ -28,6 +28,8 @@
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
 #include "kernel/ssi.h"
+#include "kernel/deputy.h"
+#include "kernel/migrate.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/tty.h"
@@ -434,6 +436,17 @@ static int gen_filesystems(struct pbuf *b)
 /* ---- per-process files; generated with interrupts off, which keeps the process table still ---- */
 
 
+/* The terminal of a process; one that runs here away from home has the one its home told it. */
+static uint32_t p_tty_nr(struct process *p)
+{
+    return p->kind == PROC_REMOTE ? deputy_remote_tty_nr(p) : tty_devnum(p->tty);
+}
+
+static int p_tpgid(struct process *p)
+{
+    return p->kind == PROC_REMOTE ? deputy_remote_tpgid(p) : tty_fg_pgrp(p->tty);
+}
+
 static void signal_masks(struct process *p, uint64_t *ignored, uint64_t *caught)
 {
     *ignored = *caught = 0;
@@ -454,8 +467,8 @@ static int gen_pid_stat(struct pbuf *b, struct process *p)
     char comm[17];
     memcpy(comm, p->comm, 16);
     comm[16] = 0;
-    pb_printf(b, "%d (%s) %c %d %d %d %d %d %u ", p->pid, comm, proc_state_char(p), p->parent ? p->parent->pid : 0,
-              p->pgid, p->sid, (int)tty_devnum(p->tty), tty_fg_pgrp(p->tty), 0u);
+    pb_printf(b, "%d (%s) %c %d %d %d %d %d %u ", p->pid, comm, proc_state_char(p), proc_ppid(p), p->pgid, p->sid,
+              (int)p_tty_nr(p), p_tpgid(p), 0u);
     /* minflt cminflt majflt cmajflt utime stime cutime cstime priority nice num_threads itrealvalue */
     pb_printf(b, "%lu 0 %lu 0 %lu %lu %lu %lu %d %d 1 0 ", p->min_flt, p->maj_flt, p->utime_ticks, p->stime_ticks,
               p->cutime_ticks, p->cstime_ticks, 20 + p->nice, p->nice);
@@ -494,7 +507,7 @@ static int gen_pid_status(struct pbuf *b, struct process *p)
     char comm[17];
     memcpy(comm, p->comm, 16);
     comm[16] = 0;
-    int ppid = p->parent ? p->parent->pid : 0;
+    int ppid = proc_ppid(p);
     pb_printf(b, "Name:\t%s\n", comm);
     pb_printf(b, "Umask:\t%04o\n", p->fs ? p->fs->umask : 022);
     pb_printf(b, "State:\t%s\n", state_name(proc_state_char(p)));
@@ -637,7 +650,7 @@ static const struct pentry root_entries[] = {
 static const struct pentry pid_entries[] = {
     { "stat", PT_PID_STAT, S_IFREG | 0444, true },      { "status", PT_PID_STATUS, S_IFREG | 0444, true },
     { "cmdline", PT_PID_CMDLINE, S_IFREG | 0444, true }, { "comm", PT_PID_COMM, S_IFREG | 0444, true },
-    { "where", PT_PID_WHERE, S_IFREG | 0444, true },    { "home", PT_PID_HOME, S_IFREG | 0444, true },
+    { "where", PT_PID_WHERE, S_IFREG | 0644, true },    { "home", PT_PID_HOME, S_IFREG | 0444, true },
     { "environ", PT_PID_ENVIRON, S_IFREG | 0400, false }, { "maps", PT_PID_MAPS, S_IFREG | 0444, false },
     { "mounts", PT_PID_MOUNTS, S_IFREG | 0444, false },   { "exe", PT_PID_EXE, S_IFLNK | 0777, false },
     { "cwd", PT_PID_CWD, S_IFLNK | 0777, false },         { "fd", PT_PID_FD_DIR, S_IFDIR | 0500, false },
@@ -997,9 +1010,11 @@ static int readdir_root(struct file *f, struct dirent_sink *sink)
         int li = 0, ri = 0;
         for (;;) {
             int pid;
-            if (li < batch.n && (ri >= nremote || batch.pids[li] <= remote[ri]))
+            if (li < batch.n && (ri >= nremote || batch.pids[li] <= remote[ri])) {
                 pid = batch.pids[li++];
-            else if (ri < nremote)
+                if (ri < nremote && remote[ri] == pid)
+                    ri++;               /* a deputy here, listed by the node it runs on too */
+            } else if (ri < nremote)
                 pid = remote[ri++];
             else
                 break;
@@ -1143,7 +1158,7 @@ static int generate_proc_file(enum ptype type, struct process *p, struct pbuf *b
     case PT_PID_MOUNTS:
         return gen_mounts(b);
     case PT_PID_WHERE:
-        pb_printf(b, "%d\n", node_self());
+        pb_printf(b, "%d\n", proc_away(p) ? p->where : node_self());
         return 0;
     case PT_PID_HOME:
         pb_printf(b, "%d\n", p->pid == 1 ? node_self() : ssi_pid_home(p->pid));
@@ -1207,10 +1222,21 @@ static int generate(enum ptype type, int pid, struct pbuf *b)
     }
     uint64_t f = irq_save();
     struct process *p = proc_find(pid);
-    int r = p ? generate_proc_file(type, p, b) : -ENOENT;
+    /* A deputy knows the files and the family; how the process runs, its node knows. */
+    bool live_elsewhere = p && proc_away(p) && (type == PT_PID_STAT || type == PT_PID_STATUS);
+    int r = p && !live_elsewhere ? generate_proc_file(type, p, b) : -ENOENT;
     irq_restore(f);
-    if (!p)
+    if (live_elsewhere) {
         r = generate_remote(type, pid, b);
+        if (r == -ENOENT) {             /* not listed there yet (it just left): what home knows */
+            f = irq_save();
+            p = proc_find(pid);
+            r = p ? generate_proc_file(type, p, b) : -ENOENT;
+            irq_restore(f);
+        }
+    } else if (!p) {
+        r = generate_remote(type, pid, b);
+    }
     return r;
 }
 
@@ -1219,7 +1245,7 @@ static int proc_file_open(struct inode *ino, struct file *f)
     struct pnode *n = ino->priv;
     if (!n)
         return -ENOENT;
-    if ((f->flags & O_ACCMODE) != O_RDONLY)
+    if ((f->flags & O_ACCMODE) != O_RDONLY && n->type != PT_PID_WHERE)
         return -EACCES;
     struct pbuf *b = kzalloc(sizeof *b);
     if (!b)
@@ -1255,6 +1281,37 @@ static long proc_file_read(struct file *f, void *buf, size_t n, uint64_t *pos)
     return (long)k;
 }
 
+/* Writing a node number (or "home") to /proc/self/where moves the process there on its way back
+ * to user mode (kernel/migrate.h). Other processes are not moved this way yet. */
+static long proc_file_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
+{
+    (void)pos;
+    struct pnode *pn = f->inode->priv;
+    struct process *self = current_proc();
+    if (!pn || pn->type != PT_PID_WHERE)
+        return -EINVAL;
+    if (!self || self->pid != pn->pid)
+        return -EOPNOTSUPP;
+    char text[16];
+    size_t k = n < sizeof text - 1 ? n : sizeof text - 1;
+    memcpy(text, buf, k);
+    text[k] = 0;
+    while (k && (text[k - 1] == '\n' || text[k - 1] == ' '))
+        text[--k] = 0;
+    int node;
+    if (strcmp(text, "home") == 0) {
+        node = self->pid == 1 ? node_self() : ssi_pid_home(self->pid);
+    } else {
+        char *end;
+        unsigned long v = kstrtoul(text, &end, 10);
+        if (!k || *end || v > 0xffff)
+            return -EINVAL;
+        node = (int)v;
+    }
+    int r = migrate_request(self, node);
+    return r ? r : (long)n;
+}
+
 static void proc_file_release(struct file *f)
 {
     struct pbuf *b = file_snapshot(f);
@@ -1278,6 +1335,7 @@ static const struct file_ops proc_link_fops = { 0 };
 static const struct file_ops proc_file_fops = {
     .open = proc_file_open,
     .read = proc_file_read,
+    .write = proc_file_write,
     .release = proc_file_release,
 };
 

@@ -6,6 +6,7 @@
  * interruption and restart rules live here.
  */
 #include "kernel/signal.h"
+#include "kernel/deputy.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/trap.h"
 #include "kernel/fpu.h"
@@ -30,10 +31,7 @@
 #define SA_RESETHAND 0x80000000
 #define SS_ONSTACK 1
 #define SS_DISABLE 2
-#define SYSCALL_VECTOR 0x100
 
-#define UNBLOCKABLE (sigmask(SIGKILL) | sigmask(SIGSTOP))
-#define STOP_SIGNALS (sigmask(SIGSTOP) | sigmask(SIGTSTP) | sigmask(SIGTTIN) | sigmask(SIGTTOU))
 
 static struct list_head alarms = LIST_HEAD_INIT(alarms);
 
@@ -106,6 +104,11 @@ static int send(struct process *p, int sig, int code, int from_pid)
     uint64_t f = irq_save();
     if (sig == SIGCONT || sig == SIGKILL)
         do_continue(p);
+    if (p->kind == PROC_DEPUTY && p->link) {     /* it runs elsewhere: pass it on */
+        deputy_signal(p, sig, code, from_pid);
+        irq_restore(f);
+        return 0;
+    }
     if (STOP_SIGNALS & sigmask(sig))
         p->sig_pending &= ~sigmask(SIGCONT);
     bool blocked = p->sig_blocked & sigmask(sig);
@@ -120,6 +123,17 @@ static int send(struct process *p, int sig, int code, int from_pid)
     }
     irq_restore(f);
     return 0;
+}
+
+int signal_deliver(struct process *p, int sig, int code, int from_pid) { return send(p, sig, code, from_pid); }
+
+uint64_t signal_ignored_mask(struct process *p)
+{
+    uint64_t m = 0;
+    for (int sig = 1; sig <= NSIG; sig++)
+        if (is_ignored(p, sig))
+            m |= sigmask(sig);
+    return m;
 }
 
 int signal_send_pgrp(int pgid, int sig);
@@ -150,6 +164,8 @@ int signal_send_pgrp(int pgid, int sig) { return send_pgrp(pgid, sig, SI_KERNEL,
 bool signal_pending(void)
 {
     struct process *p = current_proc();
+    if (p && p->kind == PROC_DEPUTY && p->link)
+        return deputy_signal_pending(p);
     return p && (p->sig_pending & (~p->sig_blocked | UNBLOCKABLE));
 }
 
@@ -273,6 +289,8 @@ static bool setup_frame(struct process *p, int sig, struct trap_frame *tf, uint6
 
 static void stop_self(struct process *p, int sig)
 {
+    if (p->kind == PROC_REMOTE)
+        deputy_remote_stopped(p, sig);      /* its parent and wait are at home */
     uint64_t f = irq_save();
     p->state = PROC_STOPPED;
     p->stop_signal = sig;
@@ -280,6 +298,31 @@ static void stop_self(struct process *p, int sig)
     notify_parent(p, true);
     while (p->state == PROC_STOPPED && !(p->sig_pending & sigmask(SIGKILL)))
         wq_sleep(NULL, 0);
+    irq_restore(f);
+    if (p->kind == PROC_REMOTE && !(p->sig_pending & sigmask(SIGKILL)))
+        deputy_remote_continued(p);
+}
+
+void signal_mirror_stop(struct process *p, int sig)
+{
+    uint64_t f = irq_save();
+    if (p->state == PROC_RUNNING) {
+        p->state = PROC_STOPPED;
+        p->stop_signal = sig;
+        p->stop_reported = false;
+        notify_parent(p, true);
+    }
+    irq_restore(f);
+}
+
+void signal_mirror_continue(struct process *p)
+{
+    uint64_t f = irq_save();
+    if (p->state == PROC_STOPPED) {
+        p->state = PROC_RUNNING;
+        p->continued_reported = false;
+        notify_parent(p, false);
+    }
     irq_restore(f);
 }
 
@@ -624,6 +667,17 @@ static void arm_alarm(struct process *p, uint64_t value_ns, uint64_t interval_ns
     list_add_tail(&p->alarm_link, &alarms);
     irq_restore(f);
 }
+
+void signal_alarm_get(struct process *p, uint64_t *left_ns, uint64_t *interval_ns)
+{
+    uint64_t f = irq_save();
+    uint64_t now = clock_ns();
+    *left_ns = p->alarm_at_ns ? (p->alarm_at_ns > now ? p->alarm_at_ns - now : 1) : 0;
+    *interval_ns = p->alarm_at_ns ? p->alarm_interval_ns : 0;
+    irq_restore(f);
+}
+
+void signal_alarm_set(struct process *p, uint64_t left_ns, uint64_t interval_ns) { arm_alarm(p, left_ns, interval_ns); }
 
 void signal_timer_tick(void)
 {

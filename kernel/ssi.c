@@ -5,6 +5,7 @@
  * ps reading /proc file by file costs one round of calls, and pruned at once when a node goes down.
  */
 #include "kernel/ssi.h"
+#include "kernel/deputy.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/kmalloc.h"
@@ -103,11 +104,12 @@ static void fill_record(struct process *p, struct ssi_proc *r)
     bool zombie = p->state == PROC_ZOMBIE;
     memset(r, 0, sizeof *r);
     r->pid = p->pid;
-    r->ppid = p->parent ? p->parent->pid : 0;
+    r->ppid = proc_ppid(p);
     r->pgid = p->pgid;
     r->sid = p->sid;
-    r->tty_nr = (int)tty_devnum(p->tty);
-    r->tpgid = tty_fg_pgrp(p->tty);
+    bool remote = p->kind == PROC_REMOTE;
+    r->tty_nr = remote ? (int)deputy_remote_tty_nr(p) : (int)tty_devnum(p->tty);
+    r->tpgid = remote ? deputy_remote_tpgid(p) : tty_fg_pgrp(p->tty);
     r->nice = p->nice;
     r->uid = p->euid;
     r->gid = p->egid;
@@ -134,6 +136,8 @@ struct list_ctx {
 static bool list_visit(struct process *p, void *arg)
 {
     struct list_ctx *c = arg;
+    if (proc_away(p))
+        return true;                    /* the node it runs on lists it */
     fill_record(p, &c->rec);
     size_t n = ssi_encode(&c->rec, c->out + c->len, c->cap - c->len);
     c->len += n;
@@ -241,7 +245,7 @@ static void fetch_all(void)
         struct ssi_proc r;
         while (off < len && (used = ssi_decode(bufs[n] + off, len - off, &r)) != 0) {
             off += used;
-            if (ssi_pid_home(r.pid) != n)
+            if (r.pid <= 1)
                 continue;               /* its init (pid 1): every node shows only its own */
             if (nrecs == cap) {
                 int ncap = cap ? cap * 2 : 64;
@@ -309,8 +313,7 @@ static int first_at_least(int from)
 
 bool ssi_remote_get(int pid, struct ssi_proc *out, bool do_refresh)
 {
-    int home = ssi_pid_home(pid);
-    if (home < 0 || home == node_self())
+    if (pid <= 1 || ssi_pid_home(pid) < 0)
         return false;
     if (do_refresh)
         refresh();

@@ -7,6 +7,8 @@
 #include "arch/x86/irq.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/trap.h"
+#include "kernel/deputy.h"
+#include "kernel/migrate.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/proc.h"
@@ -49,6 +51,13 @@ static long unknown_syscall(long nr)
     return -ENOSYS;
 }
 
+long syscall_invoke(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    if (nr >= 0 && nr < NR_SYSCALLS && table[nr])
+        return table[nr]((long)a0, (long)a1, (long)a2, (long)a3, (long)a4, (long)a5);
+    return unknown_syscall(nr);
+}
+
 void syscall_dispatch(struct trap_frame *tf)
 {
     struct task *t = current_task();
@@ -56,12 +65,15 @@ void syscall_dispatch(struct trap_frame *tf)
     t->syscall_nr = (long)tf->rax;
     irq_enable();
     long nr = (long)tf->rax, ret;
-    if (nr >= 0 && nr < NR_SYSCALLS && table[nr])
-        ret = table[nr](tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
+    struct process *p = t->proc;
+    if (p && p->kind == PROC_REMOTE)        /* runs away from home: its deputy may have to do it */
+        ret = deputy_remote_syscall(nr, tf);
     else
-        ret = unknown_syscall(nr);
+        ret = syscall_invoke(nr, tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
     if (nr != NR_rt_sigreturn)
         tf->rax = ret;
+    if (p && p->migrate_to >= 0)
+        migrate_on_return(tf);
     sched_preempt_point(tf);
     signal_return_to_user(tf, ret);
 }

@@ -29,3 +29,5 @@ struct trap_frame;
 void syscall_init(void);
 /* The user register frame of the current system call (fork, execve, sigreturn need it). */
 struct trap_frame *syscall_frame(void);
+/* Runs system call nr of the current process with these arguments (the deputy serves calls so). */
+long syscall_invoke(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);

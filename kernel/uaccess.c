@@ -6,6 +6,7 @@
  * -EFAULT.
  */
 #include "kernel/uaccess.h"
+#include "kernel/deputy.h"
 #include "kernel/errno.h"
 #include "kernel/mm.h"
 #include "kernel/vm.h"
@@ -19,6 +20,8 @@ bool user_range_ok(uint64_t addr, uint64_t n)
 
 long copy_from_user(void *dst, const void *usrc, size_t n)
 {
+    if (deputy_current())               /* the memory is on the node the process runs on */
+        return deputy_copy_from_user(dst, usrc, n);
     if (!user_range_ok((uint64_t)usrc, n))
         return -EFAULT;
     return copy_safe(dst, usrc, n) ? -EFAULT : 0;
@@ -26,6 +29,8 @@ long copy_from_user(void *dst, const void *usrc, size_t n)
 
 long copy_to_user(void *udst, const void *src, size_t n)
 {
+    if (deputy_current())
+        return deputy_copy_to_user(udst, src, n);
     if (!user_range_ok((uint64_t)udst, n))
         return -EFAULT;
     return copy_safe(udst, src, n) ? -EFAULT : 0;
@@ -47,6 +52,11 @@ long clear_user(void *udst, size_t n)
 /* Copies page by page so a string that ends just before an unmapped page is still fine. */
 long strncpy_from_user(char *dst, const char *usrc, size_t max)
 {
+    if (deputy_current()) {
+        long r = deputy_prefetched_string(dst, usrc, max);
+        if (r != -EAGAIN)
+            return r;
+    }
     size_t done = 0;
     while (done < max) {
         uint64_t addr = (uint64_t)usrc + done;

@@ -8,6 +8,7 @@
 #include "kernel/errno.h"
 #include "kernel/kmalloc.h"
 #include "kernel/mm.h"
+#include "kernel/panic.h"
 #include "kernel/pmm.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
@@ -39,10 +40,16 @@ struct mm *mm_create(void)
         return NULL;
     }
     list_init(&mm->vmas);
+    mm->magic = MM_MAGIC;
     return mm;
 }
 
-void mm_activate(struct mm *mm) { vm_activate(mm ? mm->space : vm_kernel_space()); }
+void mm_activate(struct mm *mm)
+{
+    if (mm && mm->magic != MM_MAGIC)
+        panic("mm_activate: %p is not a live address space (used after mm_destroy)", mm);
+    vm_activate(mm ? mm->space : vm_kernel_space());
+}
 
 static struct vma *vma_new(uint64_t start, uint64_t end, uint32_t prot, uint32_t flags)
 {
@@ -318,6 +325,9 @@ void mm_destroy(struct mm *mm)
 {
     if (!mm)
         return;
+    if (mm->magic != MM_MAGIC)
+        panic("mm_destroy: %p is not a live address space (destroyed twice?)", mm);
+    mm->magic = 0;
     struct list_head *pos, *n;
     list_for_each_safe(pos, n, &mm->vmas) {
         struct vma *v = list_entry(pos, struct vma, link);
@@ -326,6 +336,51 @@ void mm_destroy(struct mm *mm)
     }
     vm_space_destroy(mm->space, page_put);
     kfree(mm);
+}
+
+const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, int *err)
+{
+    *err = 0;
+    uint64_t *pte = vm_pte_lookup(mm->space, va);
+    if ((!pte || !(*pte & 1)) && v->file && va < v->file_end) {
+        *err = fault_in(mm, v, va);
+        pte = *err ? NULL : vm_pte_lookup(mm->space, va);
+    }
+    if (!pte || !(*pte & 1))
+        return NULL;
+    return P2V(vm_pte_addr(*pte));
+}
+
+int mm_install_page(struct mm *mm, uint64_t va, const void *data)
+{
+    struct vma *v = vma_find(mm, va);
+    if (!v)
+        return -EFAULT;
+    uint64_t pa = page_alloc_user();
+    if (!pa)
+        return -ENOMEM;
+    memcpy(P2V(pa), data, PAGE_SIZE);
+    uint64_t old;
+    if (vm_unmap(mm->space, va, &old))
+        page_put(old);
+    else
+        mm->rss_pages++;
+    if (vm_map(mm->space, va, pa, vm_flags_of(v->prot, true)) != 0) {
+        page_put(pa);
+        mm->rss_pages--;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+struct vma *mm_first_vma(struct mm *mm)
+{
+    return list_empty(&mm->vmas) ? NULL : list_first_entry(&mm->vmas, struct vma, link);
+}
+
+struct vma *mm_next_vma(struct mm *mm, struct vma *v)
+{
+    return v->link.next == &mm->vmas ? NULL : list_entry(v->link.next, struct vma, link);
 }
 
 uint64_t mm_total_size(struct mm *mm)

@@ -47,7 +47,9 @@ struct mm {
     struct list_head vmas;          /* sorted by address, not overlapping */
     uint64_t brk_start, brk;
     uint64_t rss_pages;
+    uint64_t magic;                 /* MM_MAGIC while alive: catches use after mm_destroy */
 };
+#define MM_MAGIC 0x6d6d5f616c697665ull
 
 struct mm *mm_create(void);
 struct mm *mm_clone(struct mm *parent);         /* fork: copy-on-write */
@@ -64,3 +66,13 @@ int mm_split_range(struct mm *mm, struct vma *v, uint64_t start, uint64_t end);
  * (mapped without that permission) or -ENOMEM otherwise. */
 int mm_fault(struct mm *mm, uint64_t addr, bool write);
 uint64_t mm_total_size(struct mm *mm);
+
+/* Migration (kernel/migrate.c). The contents of the page at va (page aligned) of v in mm, through
+ * the direct map: a present page, or a file page read in now; NULL for an untouched anonymous page
+ * (it reads as zeros) or when out of memory (*err -ENOMEM). mm need not be active. */
+const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, int *err);
+/* Puts a private copy of data at va (page aligned, inside a VMA of mm). 0, -EFAULT, -ENOMEM. */
+int mm_install_page(struct mm *mm, uint64_t va, const void *data);
+/* First VMA of mm, and the one after v (NULL at the end): for walking without the list. */
+struct vma *mm_first_vma(struct mm *mm);
+struct vma *mm_next_vma(struct mm *mm, struct vma *v);

@@ -118,6 +118,42 @@ int rpc_register(uint16_t service, rpc_handler_fn fn)
     return r;
 }
 
+static struct {
+    uint16_t service;
+    rpc_direct_fn fn;
+} directs[8];
+static int ndirects;
+
+int rpc_register_direct(uint16_t service, rpc_direct_fn fn)
+{
+    if (service == 0 || !fn)
+        return -EINVAL;
+    uint64_t f = spin_lock_irqsave(&rpc_lock);
+    int r = ndirects < (int)(sizeof directs / sizeof directs[0]) ? 0 : -ENOSPC;
+    for (int i = 0; i < ndirects && !r; i++)
+        if (directs[i].service == service)
+            r = -EBUSY;
+    for (int i = 0; i < nservices && !r; i++)
+        if (services[i].service == service)
+            r = -EBUSY;
+    if (!r) {
+        directs[ndirects].service = service;
+        directs[ndirects].fn = fn;
+        ndirects++;
+    }
+    spin_unlock_irqrestore(&rpc_lock, f);
+    return r;
+}
+
+/* Engine lock held: the table only grows at boot, before any message can name it. */
+static rpc_direct_fn find_direct(uint16_t service)
+{
+    for (int i = 0; i < ndirects; i++)
+        if (directs[i].service == service)
+            return directs[i].fn;
+    return NULL;
+}
+
 static rpc_handler_fn find_service(uint16_t service)
 {
     rpc_handler_fn fn = NULL;
@@ -324,6 +360,15 @@ static void rpc_input(int node, int channel, void *msg, size_t len, void *ctx)
         return;
     }
     ok = ok && (h->kind == RPC_REQUEST || (h->kind == RPC_CAST && channel == CLUSTER_CH_CONTROL));
+    rpc_direct_fn direct = ok && h->kind == RPC_CAST ? find_direct(h->service) : NULL;
+    if (direct) {
+        direct(node, h + 1, len - sizeof *h);
+        net_msg_free(msg);
+        uint64_t f = spin_lock_irqsave(&rpc_lock);
+        st.casts_received++;
+        spin_unlock_irqrestore(&rpc_lock, f);
+        return;
+    }
     struct rpc_work *w = ok ? kmalloc(sizeof *w) : NULL;
     if (!w) {
         COUNT(bad_messages);

@@ -48,6 +48,13 @@ void rpc_bulk_free(void *buf);
 int rpc_call_bulk(int node, uint16_t service, void *buf, size_t len, void *resp, size_t resp_cap,
                   size_t *resp_len, uint64_t timeout_ns);
 
+/* A direct service: its one-way messages (rpc_cast) are handed to fn as they arrive, in netdev's
+ * handler context (engine lock held, interrupts off: fn must not sleep nor send), so they keep the
+ * channel's order, which the worker threads would not. msg is valid during the call only.
+ * 0, -EINVAL, -EBUSY, -ENOSPC. */
+typedef void (*rpc_direct_fn)(int from, const void *msg, size_t len);
+int rpc_register_direct(uint16_t service, rpc_direct_fn fn);
+
 /* One-way message to service on node (the handler's response is discarded). 0 or -errno. */
 int rpc_cast(int node, uint16_t service, const void *msg, size_t len);
 
