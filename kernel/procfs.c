@@ -543,7 +543,7 @@ static int gen_pid_status(struct pbuf *b, struct process *p)
 
 static int gen_pid_cmdline(struct pbuf *b, struct process *p)
 {
-    if (p->cmdline && p->cmdline_len)
+    if (p->cmdline && p->cmdline_len && p->state != PROC_ZOMBIE)    /* as Linux: a zombie has no memory */
         pb_write(b, p->cmdline, p->cmdline_len);
     return 0;
 }

@@ -589,11 +589,18 @@ static bool kill_each(struct process *p, void *arg)
     return true;
 }
 
-/* A signal from another node (kernel/ssi.c's "signal" service), sent as kill(2) would. */
+/* A signal from another node (kernel/ssi.c's "signal" service), sent as kill(2) would; pid < -1: a
+ * process group of this node. */
 int signal_kill_local(int pid, int sig, int from_pid)
 {
     if (sig < 0 || sig > NSIG)
         return -EINVAL;
+    if (pid < -1) {
+        uint64_t f = irq_save();
+        int r = send_pgrp(-pid, sig, SI_USER, from_pid);
+        irq_restore(f);
+        return r;
+    }
     uint64_t f = irq_save();
     struct process *p = proc_find(pid);
     int r = !p ? -ESRCH : p->state == PROC_ZOMBIE ? 0 : send(p, sig, SI_USER, from_pid);
@@ -625,6 +632,8 @@ SYSCALL(NR_kill, kill)
         proc_for_each(kill_each, &c);
         return c.count ? 0 : -ESRCH;
     }
+    if (pid < -1 && ssi_pid_home(-pid) >= 0 && ssi_pid_home(-pid) != node_self())
+        return ssi_remote_kill(pid, sig);   /* a group lives where its leader's pid was born */
     return send_pgrp(-pid, sig, SI_USER, self->pid);
 }
 

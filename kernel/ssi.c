@@ -121,7 +121,7 @@ static void fill_record(struct process *p, struct ssi_proc *r)
     r->vsize = zombie ? 0 : proc_vsize(p);
     r->rss_pages = zombie ? 0 : proc_rss_pages(p);
     r->node = node_self();
-    if (p->cmdline) {
+    if (p->cmdline && !zombie) {
         r->cmdline_len = p->cmdline_len < SSI_CMDLINE_MAX ? p->cmdline_len : SSI_CMDLINE_MAX;
         memcpy(r->cmdline, p->cmdline, r->cmdline_len);
     }
@@ -168,14 +168,15 @@ static int svc_signal(int from, const void *req, size_t len, void *resp, size_t 
     if (len != sizeof r)
         return -EINVAL;
     memcpy(&r, req, sizeof r);
-    if (r.pid <= 1 || ssi_pid_home(r.pid) != node_self())
+    int target = r.pid < -1 ? -r.pid : r.pid;
+    if (target <= 1 || ssi_pid_home(target) != node_self())
         return -ESRCH;
     return signal_kill_local(r.pid, r.sig, r.from_pid);
 }
 
 int ssi_remote_kill(int pid, int sig)
 {
-    int home = ssi_pid_home(pid);
+    int home = ssi_pid_home(pid < -1 ? -pid : pid);
     if (home < 0 || home == node_self() || !net_node_up(home))
         return -ESRCH;
     struct process *self = current_proc();

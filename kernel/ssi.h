@@ -42,7 +42,8 @@ size_t ssi_decode(const void *buf, size_t len, struct ssi_proc *out);
 bool ssi_remote_get(int pid, struct ssi_proc *out, bool refresh);
 /* Up to max remote pids >= from, ascending, from the (refreshed) view; returns how many. */
 int ssi_remote_pids(int from, int *pids, int max);
-/* kill(pid, sig) of a process whose home is another node: 0, -ESRCH, -EINVAL, -EPERM. */
+/* kill(pid, sig) of a process (pid < -1: a process group) whose home is another node: 0, -ESRCH,
+ * -EINVAL, -EPERM. */
 int ssi_remote_kill(int pid, int sig);
 
 /* Boot: registers the services and the peer-down hook. After rpc_init. */
