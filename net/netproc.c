@@ -10,6 +10,8 @@
  * Files are generated whole at open (like the rest of /proc), so a reader sees one snapshot.
  */
 #include "drivers/e1000.h"
+#include "kernel/deputy.h"
+#include "kernel/migrate.h"
 #include "kernel/errno.h"
 #include "kernel/format.h"
 #include "kernel/kmalloc.h"
@@ -149,6 +151,16 @@ static void print_fields(struct tbuf *b, const char *prefix, const void *s, cons
     }
 }
 
+static const struct stat_field deputy_fields[] = {
+    SF(deputy_stats, calls_forwarded), SF(deputy_stats, calls_served), SF(deputy_stats, mem_reads),
+    SF(deputy_stats, mem_writes), SF(deputy_stats, signals_forwarded), SF(deputy_stats, bad_messages),
+};
+static const struct stat_field migrate_fields[] = {
+    SF(migrate_stats, out), SF(migrate_stats, in), SF(migrate_stats, failed), SF(migrate_stats, execs_out),
+    SF(migrate_stats, execs_in), SF(migrate_stats, bytes_out), SF(migrate_stats, bytes_in),
+    SF(migrate_stats, pages_out), SF(migrate_stats, pages_in), SF(migrate_stats, last_freeze_us),
+};
+
 static void gen_stats(struct tbuf *b)
 {
     struct cluster_stats cs;
@@ -162,6 +174,12 @@ static void gen_stats(struct tbuf *b)
     print_fields(b, "e1000_", &es, e1000_fields, NFIELDS(e1000_fields));
     print_fields(b, "net_", &gs, glue_fields, NFIELDS(glue_fields));
     print_fields(b, "rpc_", &rs, rpc_fields, NFIELDS(rpc_fields));
+    struct deputy_stats ds;
+    struct migrate_stats ms;
+    deputy_get_stats(&ds);
+    migrate_get_stats(&ms);
+    print_fields(b, "deputy_", &ds, deputy_fields, NFIELDS(deputy_fields));
+    print_fields(b, "migrate_", &ms, migrate_fields, NFIELDS(migrate_fields));
     tb_printf(b, "nodes_up %d\n", net_nodes_up());
 }
 
