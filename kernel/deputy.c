@@ -16,6 +16,7 @@
 #include "kernel/exec.h"
 #include "kernel/kmalloc.h"
 #include "kernel/migrate.h"
+#include "kernel/node.h"
 #include "kernel/printk.h"
 #include "kernel/proc.h"
 #include "kernel/string.h"
@@ -41,6 +42,10 @@ enum dmsg_type {
     D_CONT,         /* remote -> home: continued */
     D_EXEC,         /* remote -> home: v0 argc, v1 envc, v2 bytes of strings; data: path NUL, strings */
     D_SIGACT,       /* remote -> home: SIGCHLD's v0 handler (0 default, 1 ignored, 2 caught), v1 flags */
+    D_MOVING,       /* remote -> home: v0 the node it is about to move to: hold signals */
+    D_MOVING_ACK,   /* home -> remote: signals are held (every earlier one has been sent) */
+    D_MOVED,        /* remote -> home: v0 the node it runs on now (its own if the move failed) */
+    D_MIGRATE,      /* home -> remote: v0 a node to move to, or MIGRATE_LOCK / MIGRATE_UNLOCK */
 };
 
 struct dmsg {
@@ -84,6 +89,8 @@ struct deputy_link {
     uint8_t *wlog;                      /* writes not sent yet: struct wentry + bytes, DATA_MAX */
     size_t wlog_len;
     struct trap_frame frame;            /* what syscall_frame() shows a call served here */
+    int moving_to;                      /* -1, or the node the process is moving to: signals wait */
+    void *home_state;                   /* the process came home (kernel/migrate.c's arrival) */
 
     /* remote side */
     int ppid, tpgid;                    /* as the home last told */
@@ -99,6 +106,9 @@ struct deputy_link {
 
 static struct deputy_stats st;
 
+void signal_return_to_user(struct trap_frame *tf, long ret);
+void ret_to_user(struct trap_frame *tf);
+
 /* ---- links and messages ---- */
 
 static struct deputy_link *link_new(int peer)
@@ -107,6 +117,7 @@ static struct deputy_link *link_new(int peer)
     if (!l)
         return NULL;
     l->peer = peer;
+    l->moving_to = -1;
     list_init(&l->mailbox);
     wq_init(&l->wq);
     return l;
@@ -163,6 +174,8 @@ void deputy_link_free(struct process *p)
         kfree(n);
     }
     drop_exec_image(l);
+    if (l->home_state)
+        migrate_drop_arrival(l->home_state);
     kfree(l->wlog);
     kfree(l);
 }
@@ -214,11 +227,32 @@ static void deputy_input(int from, const void *msg, size_t len)
     memcpy(&m, msg, sizeof m);
     struct process *p = m.len == len - sizeof m ? proc_find(m.pid) : NULL;
     struct deputy_link *l = p ? p->link : NULL;
+    if (l && p->kind == PROC_DEPUTY && from == l->moving_to && from != l->peer) {
+        l->peer = p->where = from;      /* its first word from where it moved to: the move is done */
+        l->moving_to = -1;
+        wake_up(&l->wq);                /* signals held during the move go there now */
+    }
     if (!l || l->peer != from || p->state == PROC_ZOMBIE) {
         st.bad_messages++;
         return;
     }
     switch (m.type) {
+    case D_MOVED:
+        if (p->kind == PROC_DEPUTY && l->moving_to >= 0) {
+            l->peer = p->where = (int)m.v[0];
+            l->moving_to = -1;
+            wake_up(&l->wq);
+        }
+        return;
+    case D_MIGRATE:
+        if (p->kind == PROC_REMOTE && (m.v[0] == MIGRATE_LOCK || m.v[0] == MIGRATE_UNLOCK)) {
+            p->locked = m.v[0] == MIGRATE_LOCK;
+        } else if (p->kind == PROC_REMOTE && m.v[0] >= 0 && m.v[0] < CLUSTER_MAX_NODES) {
+            p->migrate_to = (int)m.v[0];
+            if (p->task)
+                sched_wake_task(p->task);
+        }
+        return;
     case D_SIGNAL:
         if (p->kind == PROC_REMOTE && m.v[0] >= 1 && m.v[0] <= NSIG)
             signal_deliver(p, (int)m.v[0], (int)m.v[1], (int)m.v[2]);
@@ -300,6 +334,10 @@ static void forward_signals(struct process *p)
 {
     struct deputy_link *l = p->link;
     uint64_t f = irq_save();
+    if (l->moving_to >= 0) {            /* they go where it arrives */
+        irq_restore(f);
+        return;
+    }
     uint64_t fwd = l->fwd;
     int code[64], from[64];
     memcpy(code, l->fwd_code, sizeof code);
@@ -506,15 +544,41 @@ static void serve_exec(struct process *p, struct dnode *n)
     send_result(p, r);
 }
 
-void deputy_serve(struct process *p)
+/* The process came home: this task runs it again (kernel/migrate.c), with the signals that waited. */
+static void take_home(struct process *p, struct trap_frame *tf)
+{
+    struct deputy_link *l = p->link;
+    uint64_t f = irq_save();
+    void *state = l->home_state;
+    l->home_state = NULL;
+    uint64_t held = l->fwd;
+    int code[64], from[64];
+    memcpy(code, l->fwd_code, sizeof code);
+    memcpy(from, l->fwd_from, sizeof from);
+    p->sig_pending = 0;
+    p->kind = PROC_LOCAL;
+    irq_restore(f);
+    deputy_link_free(p);
+    p->where = 0;
+    migrate_come_home(p, state, tf);
+    for (int sig = 1; sig <= NSIG; sig++)
+        if (held & sigmask(sig))
+            signal_deliver(p, sig, code[sig - 1], from[sig - 1]);
+}
+
+void deputy_serve(struct process *p, struct trap_frame *tf)
 {
     struct deputy_link *l = p->link;
     for (;;) {
         uint64_t f = irq_save();
-        while (list_empty(&l->mailbox) && !l->fwd && !l->peer_dead)
+        while (list_empty(&l->mailbox) && !(l->fwd && l->moving_to < 0) && !l->peer_dead && !l->home_state)
             wq_sleep(&l->wq, 0);
-        struct dnode *n = l->peer_dead ? NULL : take(l, 0);
+        struct dnode *n = l->peer_dead || l->home_state ? NULL : take(l, 0);
         irq_restore(f);
+        if (l->home_state) {
+            take_home(p, tf);
+            return;
+        }
         if (l->peer_dead) {
             printk(LOG_NOTICE, "deputy: pid %d (%s) was running on node %d, which is gone: killed\n", p->pid,
                    p->comm, p->where);
@@ -541,6 +605,12 @@ void deputy_serve(struct process *p)
         case D_CONT:
             signal_mirror_continue(p);
             break;
+        case D_MOVING:
+            f = irq_save();
+            l->moving_to = (int)n->m.v[0];
+            irq_restore(f);
+            send_simple(p->where, D_MOVING_ACK, p->pid, 0, 0, 0, 0);
+            break;
         default:
             st.bad_messages++;
             break;
@@ -552,7 +622,33 @@ void deputy_serve(struct process *p)
 void deputy_child_main(void *unused)
 {
     (void)unused;
-    deputy_serve(current_proc());
+    struct trap_frame tf;
+    struct process *p = current_proc();
+    deputy_serve(p, &tf);
+    signal_return_to_user(&tf, 0);
+    ret_to_user(&tf);
+}
+
+int deputy_ask_move(struct process *p, int node)
+{
+    return send_simple(p->where, D_MIGRATE, p->pid, 0, node, 0, 0);
+}
+
+int deputy_home_arrived(int pid, int from, void *state)
+{
+    uint64_t f = irq_save();
+    struct process *p = proc_find(pid);
+    struct deputy_link *l = p && p->kind == PROC_DEPUTY && p->state != PROC_ZOMBIE ? p->link : NULL;
+    int r = -ESRCH;
+    if (l && l->peer == from && l->moving_to == node_self() && !l->home_state) {
+        l->home_state = state;
+        wake_up(&l->wq);
+        if (p->task)
+            sched_wake_task(p->task);
+        r = 0;
+    }
+    irq_restore(f);
+    return r;
 }
 
 /* ---- remote side ---- */
@@ -604,7 +700,7 @@ static long await_result(struct process *p)
             kfree(n);
             proc_exit(SIGKILL);
         }
-        if (!n) {
+        if (!n) {                       /* a signal (or a move) came here: end the call at home */
             told = true;
             send_simple(p->home, D_INTERRUPT, p->pid, l->seq, 0, 0, 0);
             continue;
@@ -830,6 +926,24 @@ long deputy_remote_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, ui
         put_user(v, (int *)parent_tid);
     }
     return pid;
+}
+
+int deputy_remote_move_begin(struct process *p, int node)
+{
+    struct deputy_link *l = p->link;
+    int r = send_simple(p->home, D_MOVING, p->pid, 0, node, 0, 0);
+    if (r)
+        return r;
+    struct dnode *n = await(l, D_MOVING_ACK);
+    if (!n)
+        proc_exit(SIGKILL);             /* its home is gone */
+    kfree(n);
+    return 0;
+}
+
+void deputy_remote_move_end(struct process *p, int now_at)
+{
+    send_simple(p->home, D_MOVED, p->pid, 0, now_at, 0, 0);
 }
 
 void deputy_remote_exit(struct process *p, int status)

@@ -31,8 +31,14 @@ int deputy_attach_remote(struct process *p, int home, struct process *like);
 void deputy_link_free(struct process *p);       /* with the process; NULL link is fine */
 
 /* ---- home side ---- */
-/* The current task serves p, its deputy, until the process exits (never returns). */
-__attribute__((noreturn)) void deputy_serve(struct process *p);
+/* The current task serves p, its deputy, until the process exits (then it does not return) or
+ * comes home: then p is LOCAL again and tf holds the registers to return to user mode with. */
+void deputy_serve(struct process *p, struct trap_frame *tf);
+/* Tells the process of deputy p to move to node (or MIGRATE_LOCK / MIGRATE_UNLOCK). */
+int deputy_ask_move(struct process *p, int node);
+/* An image of the deputy's process came home from node from (rpc worker): state is handed to
+ * migrate_come_home by the deputy's task. 0, or -ESRCH (no such deputy expecting it). */
+int deputy_home_arrived(int pid, int from, void *state);
 void deputy_child_main(void *unused);           /* task entry of a deputy made by proc_fork_deputy */
 /* A signal for a deputy's process: passed on to where it runs (interrupts disabled). */
 void deputy_signal(struct process *p, int sig, int code, int from_pid);
@@ -50,6 +56,10 @@ static inline bool deputy_current(void);
 long deputy_remote_syscall(long nr, struct trap_frame *tf);
 long deputy_remote_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64_t child_tid, uint64_t tls);
 void deputy_remote_exit(struct process *p, int status);
+/* Moving on: the deputy is told first and holds signals (0, or the process dies with a home that
+ * is gone); then where it runs now (node_self() again if the move failed). */
+int deputy_remote_move_begin(struct process *p, int node);
+void deputy_remote_move_end(struct process *p, int now_at);
 /* Job control of the remote part, reported to its deputy (process context). */
 void deputy_remote_stopped(struct process *p, int sig);
 void deputy_remote_continued(struct process *p);

@@ -16,6 +16,7 @@
 #include "kernel/mm.h"
 #include "kernel/node.h"
 #include "kernel/printk.h"
+#include "kernel/ssi.h"
 #include "kernel/proc.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
@@ -24,8 +25,10 @@
 #include "kernel/vm.h"
 #include "net/netdev.h"
 #include "net/rpc.h"
+#include "arch/x86/cpu.h"
 
 void signal_cancel_alarm(struct process *p);
+void signal_return_to_user(struct trap_frame *tf, long ret);
 
 #define IMAGE_MAGIC 0x53484f49u         /* "SHOI" */
 #define IMAGE_VERSION 1
@@ -56,7 +59,22 @@ struct image_hdr {
     uint64_t entry, sp;                 /* IMAGE_EXEC */
     uint64_t brk_start, brk;
     uint32_t nvma, nruns, cmdline_len, pad2;
+    int32_t home;                       /* the process's home (IMAGE_NEW) */
+    uint32_t locked;
 };
+
+/* An image that came home, for its deputy's task (migrate_come_home). */
+struct arrival {
+    struct image_hdr h;
+    struct mm *mm;
+};
+
+static void sanitize_regs(struct trap_frame *regs)
+{
+    regs->cs = USER_CS;
+    regs->ss = USER_DS;
+    regs->rflags = (regs->rflags & 0xcd5) | 0x202;    /* user flags only, interrupts on */
+}
 
 struct image_vma {
     uint64_t start, end;
@@ -240,10 +258,10 @@ static int unpack_memory(const uint8_t *data, size_t len, const struct image_hdr
     return 0;
 }
 
-static int start_arrival(int from, const struct image_hdr *h, struct mm *mm, const char *cmdline)
+static int start_arrival(const struct image_hdr *h, struct mm *mm, const char *cmdline)
 {
     struct process *p = proc_new_blank();
-    if (!p || deputy_attach_remote(p, from, NULL) != 0) {
+    if (!p || deputy_attach_remote(p, h->home, NULL) != 0) {
         if (p)
             proc_discard(p);
         mm_destroy(mm);
@@ -282,10 +300,9 @@ static int start_arrival(int from, const struct image_hdr *h, struct mm *mm, con
     p->clear_child_tid = h->clear_child_tid;
     struct deputy_remote_ids ids = { h->ppid, h->tty_nr, h->tpgid };
     deputy_remote_set_ids(p, &ids);
+    p->locked = h->locked;
     struct trap_frame regs = h->regs;
-    regs.cs = USER_CS;
-    regs.ss = USER_DS;
-    regs.rflags = (regs.rflags & 0xcd5) | 0x202;      /* user flags only, interrupts on */
+    sanitize_regs(&regs);
     int r = proc_start_user(p, &regs, h->fs_base, h->fpu);
     if (r) {
         proc_discard(p);
@@ -321,8 +338,26 @@ static int svc_image(int from, const void *req, size_t len, void *resp, size_t c
     struct mm *mm = NULL;
     if (r == 0)
         r = unpack_memory(cmdline + h->cmdline_len, len - sizeof *h - h->cmdline_len, h, &mm);
-    if (r == 0 && h->purpose == IMAGE_NEW) {
-        r = start_arrival(from, h, mm, (const char *)cmdline);
+    if (r == 0 && h->purpose == IMAGE_NEW && h->home == node_self()) {
+        struct arrival *a = kmalloc(sizeof *a);
+        r = a ? 0 : -ENOMEM;
+        if (a) {
+            a->h = *h;
+            a->mm = mm;
+            r = deputy_home_arrived(h->pid, from, a);   /* its deputy's task takes it from here */
+        }
+        if (r) {
+            kfree(a);
+            mm_destroy(mm);
+        }
+    } else if (r == 0 && h->purpose == IMAGE_NEW) {
+        r = h->home >= 0 && h->home < CLUSTER_MAX_NODES ? 0 : -EINVAL;
+        if (r == 0 && !net_node_up(h->home))
+            r = -EHOSTDOWN;             /* nobody would take its calls */
+        if (r == 0)
+            r = start_arrival(h, mm, (const char *)cmdline);
+        else
+            mm_destroy(mm);
         if (r == 0)
             st.in++;
     } else if (r == 0 && h->purpose == IMAGE_EXEC) {
@@ -365,7 +400,7 @@ int migrate_send_exec(struct process *p, const struct exec_image *img, const str
     kfree(h);
     if (!buf)
         return r;
-    r = rpc_call_bulk(p->where, RPC_SVC_SSI_IMAGE, buf, len, NULL, 0, NULL, IMAGE_TIMEOUT_NS);
+    r = rpc_call_bulk_uninterruptible(p->where, RPC_SVC_SSI_IMAGE, buf, len, IMAGE_TIMEOUT_NS);
     rpc_bulk_free(buf);
     if (r == 0) {
         st.execs_out++;
@@ -376,90 +411,125 @@ int migrate_send_exec(struct process *p, const struct exec_image *img, const str
 
 int migrate_request(struct process *p, int node)
 {
+    if (node == MIGRATE_LOCK || node == MIGRATE_UNLOCK) {
+        p->locked = node == MIGRATE_LOCK;
+        return 0;
+    }
     if (node < 0 || node >= CLUSTER_MAX_NODES)
         return -EINVAL;
-    if (p->kind == PROC_DEPUTY)         /* asked by the process itself, through its deputy */
-        return node == p->where ? 0 : -EOPNOTSUPP;
-    if (node == node_self())
+    int here = p->kind == PROC_DEPUTY ? p->where : node_self();
+    if (node == here)
         return 0;
     if (!net_node_up(node))
         return -EHOSTDOWN;
     if (p->pid == 1)
         return -EPERM;
+    if (p->locked)
+        return -EPERM;
+    if (p->kind == PROC_DEPUTY)         /* the process decides where it runs: tell it */
+        return deputy_ask_move(p, node);
     p->migrate_to = node;
+    if (p->task && p != current_proc())
+        sched_wake_task(p->task);       /* out of a sleep: the call restarts after the move */
     return 0;
 }
 
 /* Why p cannot move now, or NULL. */
 static const char *refusal(struct process *p)
 {
-    if (p->kind != PROC_LOCAL)
-        return "it runs away from home already (moving on is not supported yet)";
+    if (p->locked)
+        return "it is locked (unlock PID)";
     if (p->mm_borrowed || p->vfork_parent)
         return "it is a vfork child sharing its parent's memory";
     if (!p->mm)
         return "it has no memory";
+    if (p->pid == 1)
+        return "it is this node's init";
     return NULL;
 }
 
-void migrate_on_return(struct trap_frame *tf)
+/* The image of the current process, stopped at tf on its way to user mode. */
+static void *pack_current(struct process *p, struct trap_frame *tf, size_t *len, uint64_t *packed_pending, int *err)
 {
-    struct process *p = current_proc();
-    int node = p->migrate_to;
-    p->migrate_to = -1;
-    const char *why = refusal(p);
-    if (why) {
-        printk(LOG_NOTICE, "migrate: pid %d (%s) stays on node %d: %s\n", p->pid, p->comm, node_self(), why);
-        st.failed++;
-        return;
+    struct image_hdr *h = kzalloc(sizeof *h);
+    if (!h) {
+        *err = -ENOMEM;
+        return NULL;
     }
+    fill_identity(h, p);
+    if (p->kind == PROC_REMOTE) {
+        h->ppid = deputy_remote_ppid(p);
+        h->tty_nr = deputy_remote_tty_nr(p);
+        h->tpgid = deputy_remote_tpgid(p);
+    }
+    h->purpose = IMAGE_NEW;
+    h->home = p->kind == PROC_REMOTE ? p->home : node_self();
+    h->locked = p->locked;
+    h->regs = *tf;
+    h->fs_base = current_task()->fs_base;
+    fpu_save(current_task());
+    memcpy(h->fpu, current_task()->fpu_state, sizeof h->fpu);
+    uint64_t f = irq_save();
+    h->sig_pending = *packed_pending = p->sig_pending;
+    irq_restore(f);
+    h->sig_blocked = p->sig_blocked;
+    memcpy(h->sig_code, p->sig_code, sizeof h->sig_code);
+    memcpy(h->sig_from, p->sig_from, sizeof h->sig_from);
+    memcpy(h->sigactions, p->sigactions, sizeof h->sigactions);
+    h->altstack_sp = p->altstack_sp;
+    h->altstack_size = p->altstack_size;
+    h->altstack_flags = p->altstack_flags;
+    signal_alarm_get(p, &h->alarm_left_ns, &h->alarm_interval_ns);
+    h->utime = p->utime_ticks;
+    h->stime = p->stime_ticks;
+    h->age_ns = clock_ns() - p->start_ns;
+    h->clear_child_tid = p->clear_child_tid;
+    memcpy(h->comm, p->comm, sizeof h->comm);
+    void *buf = pack(h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0, len, err);
+    kfree(h);
+    return buf;
+}
+
+static int send_image(int node, void *buf, size_t len)
+{
+    int r = rpc_call_bulk_uninterruptible(node, RPC_SVC_SSI_IMAGE, buf, len, IMAGE_TIMEOUT_NS);
+    rpc_bulk_free(buf);
+    if (r == 0) {
+        st.out++;
+        st.bytes_out += len;
+    }
+    return r;
+}
+
+static void stays(struct process *p, int node, const char *why, int err)
+{
+    if (why)
+        printk(LOG_NOTICE, "migrate: pid %d (%s) stays on node %d: %s\n", p->pid, p->comm, node_self(), why);
+    else
+        printk(LOG_NOTICE, "migrate: pid %d (%s) stays on node %d: node %d: error %d\n", p->pid, p->comm,
+               node_self(), node, err);
+    st.failed++;
+}
+
+/* A process at home leaves: its task here becomes its deputy until it comes back or exits. */
+static void leave_home(struct process *p, int node, struct trap_frame *tf)
+{
     uint64_t t0 = clock_ns();
     /* The link first: the process may send its first call before the answer comes back. */
     if (deputy_attach_home(p, node) != 0) {
-        st.failed++;
+        stays(p, node, "out of memory", 0);
         return;
     }
-    struct image_hdr *h = kzalloc(sizeof *h);
-    int r = -ENOMEM;
-    void *buf = NULL;
     size_t len = 0;
     uint64_t packed_pending = 0;
-    if (h) {
-        fill_identity(h, p);
-        h->purpose = IMAGE_NEW;
-        h->regs = *tf;
-        h->fs_base = current_task()->fs_base;
-        fpu_save(current_task());
-        memcpy(h->fpu, current_task()->fpu_state, sizeof h->fpu);
-        uint64_t f = irq_save();
-        h->sig_pending = packed_pending = p->sig_pending;
-        irq_restore(f);
-        h->sig_blocked = p->sig_blocked;
-        memcpy(h->sig_code, p->sig_code, sizeof h->sig_code);
-        memcpy(h->sig_from, p->sig_from, sizeof h->sig_from);
-        memcpy(h->sigactions, p->sigactions, sizeof h->sigactions);
-        h->altstack_sp = p->altstack_sp;
-        h->altstack_size = p->altstack_size;
-        h->altstack_flags = p->altstack_flags;
-        signal_alarm_get(p, &h->alarm_left_ns, &h->alarm_interval_ns);
-        h->utime = p->utime_ticks;
-        h->stime = p->stime_ticks;
-        h->age_ns = clock_ns() - p->start_ns;
-        h->clear_child_tid = p->clear_child_tid;
-        memcpy(h->comm, p->comm, sizeof h->comm);
-        buf = pack(h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0, &len, &r);
-        kfree(h);
-    }
-    if (buf) {
-        r = rpc_call_bulk(node, RPC_SVC_SSI_IMAGE, buf, len, NULL, 0, NULL, IMAGE_TIMEOUT_NS);
-        rpc_bulk_free(buf);
-    }
+    int r;
+    void *buf = pack_current(p, tf, &len, &packed_pending, &r);
+    if (buf)
+        r = send_image(node, buf, len);
     if (r) {
         deputy_link_free(p);
         p->where = 0;
-        printk(LOG_NOTICE, "migrate: pid %d (%s) stays on node %d: node %d: error %d\n", p->pid, p->comm,
-               node_self(), node, r);
-        st.failed++;
+        stays(p, node, NULL, r);
         return;
     }
     /* It runs there now. What is left here is its deputy. */
@@ -477,10 +547,138 @@ void migrate_on_return(struct trap_frame *tf)
     mm_activate(NULL);
     mm_destroy(mm);
     p->clear_child_tid = 0;
-    st.out++;
-    st.bytes_out += len;
     st.last_freeze_us = (clock_ns() - t0) / 1000;
-    deputy_serve(p);
+    deputy_serve(p, tf);                /* returns when the process is home again */
+    signal_return_to_user(tf, 0);       /* what it brought along */
+}
+
+/* A process away from home moves on (or back home): its deputy holds signals meanwhile; the new
+ * part announces itself to the deputy with its first message; this part vanishes. */
+static void move_on(struct process *p, int node, struct trap_frame *tf)
+{
+    uint64_t t0 = clock_ns();
+    int r = deputy_remote_move_begin(p, node);
+    if (r) {
+        stays(p, node, NULL, r);
+        return;
+    }
+    size_t len = 0;
+    uint64_t packed_pending = 0;
+    void *buf = pack_current(p, tf, &len, &packed_pending, &r);
+    if (buf)
+        r = send_image(node, buf, len);
+    if (r) {
+        deputy_remote_move_end(p, node_self());
+        stays(p, node, NULL, r);
+        return;
+    }
+    if (node != p->home)
+        deputy_remote_move_end(p, node);
+    st.last_freeze_us = (clock_ns() - t0) / 1000;
+    proc_vanish();
+}
+
+void migrate_on_return(struct trap_frame *tf)
+{
+    struct process *p = current_proc();
+    int node = p->migrate_to;
+    p->migrate_to = -1;
+    if (node < 0 || node == node_self())
+        return;
+    const char *why = refusal(p);
+    if (why) {
+        stays(p, node, why, 0);
+        return;
+    }
+    irq_enable();                       /* from an interrupt's return path too */
+    if (p->kind == PROC_REMOTE)
+        move_on(p, node, tf);
+    else if (p->kind == PROC_LOCAL)
+        leave_home(p, node, tf);
+}
+
+/* The deputy's task takes its process back (kernel/deputy.c, when the image came home). */
+void migrate_come_home(struct process *p, void *state, struct trap_frame *tf)
+{
+    struct arrival *a = state;
+    struct image_hdr *h = &a->h;
+    struct task *t = current_task();
+    p->mm = a->mm;
+    mm_activate(p->mm);
+    t->fs_base = h->fs_base;
+    wrmsr(MSR_FS_BASE, h->fs_base);
+    memcpy(t->fpu_state, h->fpu, sizeof t->fpu_state);
+    fpu_restore(t);
+    uint64_t f = irq_save();
+    p->sig_blocked = h->sig_blocked;
+    for (int sig = 1; sig <= NSIG; sig++) {
+        if ((h->sig_pending & sigmask(sig)) && !(p->sig_pending & sigmask(sig))) {
+            p->sig_code[sig - 1] = h->sig_code[sig - 1];
+            p->sig_from[sig - 1] = h->sig_from[sig - 1];
+        }
+    }
+    p->sig_pending |= h->sig_pending;
+    irq_restore(f);
+    memcpy(p->sigactions, h->sigactions, sizeof p->sigactions);
+    p->altstack_sp = h->altstack_sp;
+    p->altstack_size = h->altstack_size;
+    p->altstack_flags = h->altstack_flags;
+    p->utime_ticks = h->utime;
+    p->stime_ticks = h->stime;
+    p->clear_child_tid = h->clear_child_tid;
+    p->locked = h->locked;
+    if (h->alarm_left_ns)
+        signal_alarm_set(p, h->alarm_left_ns, h->alarm_interval_ns);
+    *tf = h->regs;
+    sanitize_regs(tf);
+    tf->vector = 0;                     /* no system call to restart: it was resolved there */
+    kfree(a);
+    st.in++;
+}
+
+struct migrate_req {
+    int32_t pid, code;
+};
+
+int migrate_pid(int pid, int code)
+{
+    uint64_t f = irq_save();
+    struct process *p = pid > 0 ? proc_find(pid) : NULL;
+    int r = -ESRCH;
+    if (p && p->state != PROC_ZOMBIE) {
+        if (p->kind == PROC_DEPUTY && (code == MIGRATE_LOCK || code == MIGRATE_UNLOCK))
+            p->locked = code == MIGRATE_LOCK;   /* a mirror, for /proc/PID/lock here */
+        irq_restore(f);
+        return migrate_request(p, code);
+    }
+    irq_restore(f);
+    int home = ssi_pid_home(pid);
+    if (pid <= 1 || home < 0 || home == node_self() || !net_node_up(home))
+        return r;
+    struct migrate_req req = { pid, code };
+    return rpc_call(home, RPC_SVC_SSI_MIGRATE, &req, sizeof req, NULL, 0, NULL, 0);
+}
+
+static int svc_migrate(int from, const void *req, size_t len, void *resp, size_t cap, size_t *resp_len)
+{
+    (void)from;
+    (void)resp;
+    (void)cap;
+    (void)resp_len;
+    struct migrate_req r;
+    if (len != sizeof r)
+        return -EINVAL;
+    memcpy(&r, req, sizeof r);
+    if (ssi_pid_home(r.pid) != node_self())
+        return -ESRCH;
+    return migrate_pid(r.pid, r.code);
+}
+
+void migrate_drop_arrival(void *state)
+{
+    struct arrival *a = state;
+    mm_destroy(a->mm);
+    kfree(a);
 }
 
 void migrate_get_stats(struct migrate_stats *out)
@@ -492,6 +690,6 @@ void migrate_get_stats(struct migrate_stats *out)
 
 void migrate_init(void)
 {
-    if (rpc_register(RPC_SVC_SSI_IMAGE, svc_image) != 0)
+    if (rpc_register(RPC_SVC_SSI_IMAGE, svc_image) != 0 || rpc_register(RPC_SVC_SSI_MIGRATE, svc_migrate) != 0)
         printk(LOG_ERR, "migrate: cannot register the image service\n");
 }

@@ -549,6 +549,24 @@ void proc_exit(int status)
     kthread_exit();
 }
 
+void proc_vanish(void)
+{
+    struct process *p = current_proc();
+    signal_cancel_alarm(p);
+    struct mm *mm = p->mm;
+    p->mm = NULL;
+    mm_activate(NULL);
+    mm_destroy(mm);
+    irq_disable();
+    p->state = PROC_ZOMBIE;
+    p->task = NULL;
+    current_task()->proc = NULL;
+    list_del(&p->all_link);
+    nprocs--;
+    proc_free(p);
+    kthread_exit();
+}
+
 SYSCALL(NR_exit, exit) { proc_exit((a0 & 0xff) << 8); }
 SYSCALL(NR_exit_group, exit_group) { proc_exit((a0 & 0xff) << 8); }
 

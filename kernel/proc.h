@@ -101,6 +101,7 @@ struct process {
     int home;                       /* REMOTE: the node of its deputy */
     struct deputy_link *link;       /* DEPUTY or REMOTE (or migrating): kernel/deputy.c's state */
     int migrate_to;                 /* -1, or the node to move to on the way back to user mode */
+    bool locked;                    /* never moves (lock PID) */
 };
 
 /* A deputy whose process is running (not yet a zombie): its live state is on p->where. */
@@ -136,6 +137,8 @@ int proc_start_user(struct process *p, const struct trap_frame *tf, uint64_t fs_
 /* The deputy of a child forked by p's remote part: a new pid here, a copy of p's files and
  * identity, and a task that serves it. Returns the pid or -errno. */
 int proc_fork_deputy(struct process *p, uint64_t flags);
+/* The current process goes on on another node: it leaves this one without a trace or a status. */
+__attribute__((noreturn)) void proc_vanish(void);
 /* The remote part of a fork of the current (REMOTE) process, with the pid its home chose. */
 long proc_fork_remote(int pid, uint64_t flags, uint64_t new_sp, uint64_t child_tid, uint64_t tls);
 /* Starts the first user process (pid 1) running path with argv; returns its pid or -errno. */

@@ -629,6 +629,7 @@ enum ptype {
     PT_PID_FD,
     PT_PID_WHERE,
     PT_PID_HOME,
+    PT_PID_LOCK,
 };
 
 struct pentry {
@@ -651,6 +652,7 @@ static const struct pentry pid_entries[] = {
     { "stat", PT_PID_STAT, S_IFREG | 0444, true },      { "status", PT_PID_STATUS, S_IFREG | 0444, true },
     { "cmdline", PT_PID_CMDLINE, S_IFREG | 0444, true }, { "comm", PT_PID_COMM, S_IFREG | 0444, true },
     { "where", PT_PID_WHERE, S_IFREG | 0644, true },    { "home", PT_PID_HOME, S_IFREG | 0444, true },
+    { "lock", PT_PID_LOCK, S_IFREG | 0644, true },
     { "environ", PT_PID_ENVIRON, S_IFREG | 0400, false }, { "maps", PT_PID_MAPS, S_IFREG | 0444, false },
     { "mounts", PT_PID_MOUNTS, S_IFREG | 0444, false },   { "exe", PT_PID_EXE, S_IFLNK | 0777, false },
     { "cwd", PT_PID_CWD, S_IFLNK | 0777, false },         { "fd", PT_PID_FD_DIR, S_IFDIR | 0500, false },
@@ -1163,6 +1165,9 @@ static int generate_proc_file(enum ptype type, struct process *p, struct pbuf *b
     case PT_PID_HOME:
         pb_printf(b, "%d\n", p->pid == 1 ? node_self() : ssi_pid_home(p->pid));
         return 0;
+    case PT_PID_LOCK:
+        pb_printf(b, "%d\n", p->locked ? 1 : 0);
+        return 0;
     default:
         return -EINVAL;
     }
@@ -1189,6 +1194,8 @@ static int generate_remote(enum ptype type, int pid, struct pbuf *b)
         pb_printf(b, "%d\n", r->node);
     } else if (type == PT_PID_HOME) {
         pb_printf(b, "%d\n", ssi_pid_home(r->pid));
+    } else if (type == PT_PID_LOCK) {
+        pb_printf(b, "-\n");          /* known where it runs and at its home */
     } else {
         ret = -ENOENT;
     }
@@ -1245,7 +1252,7 @@ static int proc_file_open(struct inode *ino, struct file *f)
     struct pnode *n = ino->priv;
     if (!n)
         return -ENOENT;
-    if ((f->flags & O_ACCMODE) != O_RDONLY && n->type != PT_PID_WHERE)
+    if ((f->flags & O_ACCMODE) != O_RDONLY && n->type != PT_PID_WHERE && n->type != PT_PID_LOCK)
         return -EACCES;
     struct pbuf *b = kzalloc(sizeof *b);
     if (!b)
@@ -1281,34 +1288,36 @@ static long proc_file_read(struct file *f, void *buf, size_t n, uint64_t *pos)
     return (long)k;
 }
 
-/* Writing a node number (or "home") to /proc/self/where moves the process there on its way back
- * to user mode (kernel/migrate.h). Other processes are not moved this way yet. */
+/* Writing a node number (or "home") to /proc/PID/where moves the process there on its way back to
+ * user mode; writing 1 or 0 to /proc/PID/lock forbids or allows moving it (kernel/migrate.h). The
+ * write returns once the request is made; where shows the outcome. */
 static long proc_file_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
 {
     (void)pos;
     struct pnode *pn = f->inode->priv;
-    struct process *self = current_proc();
-    if (!pn || pn->type != PT_PID_WHERE)
+    if (!pn || (pn->type != PT_PID_WHERE && pn->type != PT_PID_LOCK))
         return -EINVAL;
-    if (!self || self->pid != pn->pid)
-        return -EOPNOTSUPP;
     char text[16];
     size_t k = n < sizeof text - 1 ? n : sizeof text - 1;
     memcpy(text, buf, k);
     text[k] = 0;
     while (k && (text[k - 1] == '\n' || text[k - 1] == ' '))
         text[--k] = 0;
-    int node;
-    if (strcmp(text, "home") == 0) {
-        node = self->pid == 1 ? node_self() : ssi_pid_home(self->pid);
+    int code;
+    if (pn->type == PT_PID_LOCK && (strcmp(text, "1") == 0 || strcmp(text, "0") == 0)) {
+        code = text[0] == '1' ? MIGRATE_LOCK : MIGRATE_UNLOCK;
+    } else if (pn->type == PT_PID_LOCK) {
+        return -EINVAL;
+    } else if (strcmp(text, "home") == 0) {
+        code = pn->pid == 1 ? node_self() : ssi_pid_home(pn->pid);
     } else {
         char *end;
         unsigned long v = kstrtoul(text, &end, 10);
         if (!k || *end || v > 0xffff)
             return -EINVAL;
-        node = (int)v;
+        code = (int)v;
     }
-    int r = migrate_request(self, node);
+    int r = migrate_pid(pn->pid, code);
     return r ? r : (long)n;
 }
 

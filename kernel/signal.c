@@ -166,7 +166,8 @@ bool signal_pending(void)
     struct process *p = current_proc();
     if (p && p->kind == PROC_DEPUTY && p->link)
         return deputy_signal_pending(p);
-    return p && (p->sig_pending & (~p->sig_blocked | UNBLOCKABLE));
+    /* A move asked for ends a blocking call the same way; the call restarts where it arrives. */
+    return p && ((p->sig_pending & (~p->sig_blocked | UNBLOCKABLE)) || p->migrate_to >= 0);
 }
 
 /* A fault the process caused: the signal cannot be blocked or ignored away (it would fault again). */

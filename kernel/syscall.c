@@ -72,8 +72,8 @@ void syscall_dispatch(struct trap_frame *tf)
         ret = syscall_invoke(nr, tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
     if (nr != NR_rt_sigreturn)
         tf->rax = ret;
-    if (p && p->migrate_to >= 0)
-        migrate_on_return(tf);
     sched_preempt_point(tf);
     signal_return_to_user(tf, ret);
+    if (p && p->migrate_to >= 0)        /* a safe point: registers final, a restart already rewound */
+        migrate_on_return(tf);
 }

@@ -258,9 +258,29 @@ int rpc_call_start(struct rpc_pending *p, int node, uint16_t service, const void
     return r;
 }
 
-int rpc_call_wait(struct rpc_pending *p, uint64_t timeout_ns, size_t *resp_len)
+/* Signals do not end the wait: for calls whose effect must be known (a process image). */
+static int wait_uninterruptible(struct rpc_pending *p, uint64_t timeout_ns)
 {
-    int r = wait_event_interruptible_timeout(p->wq, p->done, timeout_ns ? timeout_ns : RPC_DEFAULT_TIMEOUT_NS);
+    uint64_t deadline = clock_ns() + timeout_ns;
+    int r = 0;
+    uint64_t f = irq_save();
+    while (!p->done) {
+        uint64_t now = clock_ns();
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        wq_sleep(&p->wq, deadline - now);
+    }
+    irq_restore(f);
+    return r;
+}
+
+static int wait_call(struct rpc_pending *p, uint64_t timeout_ns, size_t *resp_len, bool interruptible)
+{
+    timeout_ns = timeout_ns ? timeout_ns : RPC_DEFAULT_TIMEOUT_NS;
+    int r = interruptible ? wait_event_interruptible_timeout(p->wq, p->done, timeout_ns)
+                          : wait_uninterruptible(p, timeout_ns);
     uint64_t f = spin_lock_irqsave(&rpc_lock);
     if (!p->done)
         finish(p, r);                   /* -ETIMEDOUT or -EINTR; a later answer counts as late */
@@ -279,6 +299,11 @@ int rpc_call_wait(struct rpc_pending *p, uint64_t timeout_ns, size_t *resp_len)
     if (resp_len)
         *resp_len = status >= 0 ? p->resp_len : 0;
     return status;
+}
+
+int rpc_call_wait(struct rpc_pending *p, uint64_t timeout_ns, size_t *resp_len)
+{
+    return wait_call(p, timeout_ns, resp_len, true);
 }
 
 int rpc_call(int node, uint16_t service, const void *req, size_t req_len, void *resp, size_t resp_cap,
@@ -312,6 +337,16 @@ int rpc_call_bulk(int node, uint16_t service, void *buf, size_t len, void *resp,
     if (r)
         return r;
     return rpc_call_wait(&p, timeout_ns, resp_len);
+}
+
+int rpc_call_bulk_uninterruptible(int node, uint16_t service, void *buf, size_t len, uint64_t timeout_ns)
+{
+    struct rpc_pending p;
+    uint8_t *msg = (uint8_t *)buf - sizeof(struct rpc_hdr);
+    int r = start(&p, node, service, CLUSTER_CH_BULK, msg, sizeof(struct rpc_hdr) + len, NULL, 0);
+    if (r)
+        return r;
+    return wait_call(&p, timeout_ns, NULL, false);
 }
 
 int rpc_cast(int node, uint16_t service, const void *msg, size_t len)

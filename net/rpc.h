@@ -55,6 +55,11 @@ int rpc_call_bulk(int node, uint16_t service, void *buf, size_t len, void *resp,
 typedef void (*rpc_direct_fn)(int from, const void *msg, size_t len);
 int rpc_register_direct(uint16_t service, rpc_direct_fn fn);
 
+/* rpc_call_bulk without a response, whose wait signals do not end (only the answer, the timeout
+ * or the callee's death): for a request whose effect the caller must know, such as a process
+ * image that starts the process there. */
+int rpc_call_bulk_uninterruptible(int node, uint16_t service, void *buf, size_t len, uint64_t timeout_ns);
+
 /* One-way message to service on node (the handler's response is discarded). 0 or -errno. */
 int rpc_cast(int node, uint16_t service, const void *msg, size_t len);
 

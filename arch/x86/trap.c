@@ -9,6 +9,7 @@
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/errno.h"
+#include "kernel/migrate.h"
 #include "kernel/proc.h"
 #include "kernel/sched.h"
 #include "kernel/uvm.h"
@@ -197,4 +198,7 @@ void trap_dispatch(struct trap_frame *tf)
     sched_preempt_point(tf);
     if (tf->cs & 3)
         signal_return_to_user(tf, 0);
+    struct process *p = (tf->cs & 3) ? current_proc() : NULL;
+    if (p && p->migrate_to >= 0)
+        migrate_on_return(tf);          /* a running process moves at its next interrupt */
 }
