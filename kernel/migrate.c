@@ -61,6 +61,7 @@ struct image_hdr {
     uint32_t nvma, nruns, cmdline_len, pad2;
     int32_t home;                       /* the process's home (IMAGE_NEW) */
     uint32_t locked;
+    uint64_t monotonic_ns;              /* its CLOCK_MONOTONIC when it left */
 };
 
 /* An image that came home, for its deputy's task (migrate_come_home). */
@@ -99,62 +100,18 @@ static bool page_is_zero(const void *page)
 
 /* ---- packing ---- */
 
-struct packer {
-    struct mm *mm;
-    uint8_t *out;                       /* NULL: only count */
-    size_t off;
-    uint32_t nvma, nruns;
-    uint64_t pages;
+/* ---- the stream: BEGIN (header, command line, VMAs), PAGES (runs) ..., COMMIT ---- */
+
+enum { MSG_BEGIN = 1, MSG_PAGES, MSG_COMMIT, MSG_ABORT };
+
+struct image_msg {                      /* in front of every request of the image service */
+    uint32_t magic, kind;
+    int32_t pid;
+    uint32_t pad;
 };
 
-static void put(struct packer *k, const void *data, size_t len)
-{
-    if (k->out)
-        memcpy(k->out + k->off, data, len);
-    k->off += len;
-}
-
-/* The VMAs, then runs of pages with contents. Two passes: count, then write. */
-static int pack_memory(struct packer *k)
-{
-    k->nvma = k->nruns = 0;
-    k->pages = 0;
-    for (struct vma *v = mm_first_vma(k->mm); v; v = mm_next_vma(k->mm, v)) {
-        struct image_vma iv = { v->start, v->end, v->prot, v->flags & (VMA_GROWSDOWN | VMA_HEAP) };
-        put(k, &iv, sizeof iv);
-        k->nvma++;
-    }
-    if (k->nvma > IMAGE_MAX_VMAS)
-        return -ENOMEM;
-    for (struct vma *v = mm_first_vma(k->mm); v; v = mm_next_vma(k->mm, v)) {
-        size_t run_at = 0;
-        struct image_run run = { 0, 0, 0 };
-        for (uint64_t va = v->start; va < v->end; va += PAGE_SIZE) {
-            int err;
-            const void *page = mm_page_contents(k->mm, v, va, &err);
-            if (err)
-                return err;
-            if (!page || page_is_zero(page)) {
-                if (run.npages && k->out)
-                    memcpy(k->out + run_at, &run, sizeof run);
-                run.npages = 0;
-                continue;
-            }
-            if (!run.npages) {
-                run_at = k->off;
-                run.va = va;
-                put(k, &run, sizeof run);
-                k->nruns++;
-            }
-            put(k, page, PAGE_SIZE);
-            run.npages++;
-            k->pages++;
-        }
-        if (run.npages && k->out)
-            memcpy(k->out + run_at, &run, sizeof run);
-    }
-    return 0;
-}
+#define CHUNK (4u << 20)                /* bytes of pages per PAGES message */
+#define PENDING_MAX_AGE_NS (60ull * 1000000000ull)
 
 static void fill_identity(struct image_hdr *h, struct process *p)
 {
@@ -175,86 +132,229 @@ static void fill_identity(struct image_hdr *h, struct process *p)
     memcpy(h->exe_path, p->exe_path, sizeof h->exe_path);
 }
 
-/* Builds the whole image in a bulk buffer; *len its size. NULL and *err on failure. */
-static void *pack(struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len, size_t *len,
-                  int *err)
+static int send_part(int node, void *buf, size_t len)
 {
-    struct packer k = { mm, NULL, 0, 0, 0, 0 };
-    *err = pack_memory(&k);
-    if (*err)
-        return NULL;
-    size_t total = sizeof *h + cmdline_len + k.off;
-    uint8_t *buf = rpc_bulk_alloc(total);
-    if (!buf) {
-        *err = -ENOMEM;
-        return NULL;
-    }
-    h->cmdline_len = cmdline_len;
-    memcpy(buf + sizeof *h, cmdline, cmdline_len);
-    k.out = buf + sizeof *h + cmdline_len;
-    k.off = 0;
-    *err = pack_memory(&k);
-    if (*err) {
-        rpc_bulk_free(buf);
-        return NULL;
-    }
-    h->nvma = k.nvma;
-    h->nruns = k.nruns;
-    h->brk_start = mm->brk_start;
-    h->brk = mm->brk;
-    memcpy(buf, h, sizeof *h);
-    *len = total;
-    st.pages_out += k.pages;
-    return buf;
+    int r = rpc_call_bulk_uninterruptible(node, RPC_SVC_SSI_IMAGE, buf, len, IMAGE_TIMEOUT_NS);
+    if (r == 0)
+        st.bytes_out += len;
+    return r;
 }
 
-/* ---- unpacking (an rpc worker) ---- */
+struct stream {
+    int node;
+    int32_t pid;
+    uint8_t *buf;                       /* rpc_bulk_alloc'ed, CHUNK + room for the message header */
+    size_t len;                         /* bytes used, message header included */
+    size_t run_at;                      /* offset of the open run's header, 0 if none */
+    struct image_run run;
+    int err;
+};
 
-static int unpack_memory(const uint8_t *data, size_t len, const struct image_hdr *h, struct mm **out)
+static void stream_flush(struct stream *k)
 {
-    size_t off = 0;
-    if (h->nvma > IMAGE_MAX_VMAS || (size_t)h->nvma * sizeof(struct image_vma) > len)
-        return -EINVAL;
-    struct mm *mm = mm_create();
-    if (!mm)
+    if (k->run_at)
+        memcpy(k->buf + k->run_at, &k->run, sizeof k->run);
+    k->run_at = 0;
+    if (!k->err && k->len > sizeof(struct image_msg))
+        k->err = send_part(k->node, k->buf, k->len);
+    k->len = sizeof(struct image_msg);
+}
+
+static void stream_page(struct stream *k, uint64_t va, const void *page)
+{
+    bool extends = k->run_at && k->run.va + (uint64_t)k->run.npages * PAGE_SIZE == va;
+    if (k->len + PAGE_SIZE + (extends ? 0 : sizeof k->run) > sizeof(struct image_msg) + CHUNK)
+        stream_flush(k);
+    extends = k->run_at && k->run.va + (uint64_t)k->run.npages * PAGE_SIZE == va;
+    if (!extends) {
+        if (k->run_at)
+            memcpy(k->buf + k->run_at, &k->run, sizeof k->run);
+        k->run_at = k->len;
+        k->run = (struct image_run){ va, 0, 0 };
+        k->len += sizeof k->run;
+    }
+    memcpy(k->buf + k->len, page, PAGE_SIZE);
+    k->len += PAGE_SIZE;
+    k->run.npages++;
+    st.pages_out++;
+}
+
+/* Sends the image (h filled in but for the counts), its command line and the memory of mm. */
+static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len)
+{
+    uint32_t nvma = 0;
+    for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v))
+        nvma++;
+    if (nvma > IMAGE_MAX_VMAS)
         return -ENOMEM;
-    int r = 0;
+    h->nvma = nvma;
+    h->nruns = 0;
+    h->cmdline_len = cmdline_len;
+    h->brk_start = mm->brk_start;
+    h->brk = mm->brk;
+    size_t begin_len = sizeof(struct image_msg) + sizeof *h + cmdline_len + nvma * sizeof(struct image_vma);
+    size_t cap = begin_len > sizeof(struct image_msg) + CHUNK ? begin_len : sizeof(struct image_msg) + CHUNK;
+    struct stream k = { node, h->pid, rpc_bulk_alloc(cap), 0, 0, { 0, 0, 0 }, 0 };
+    if (!k.buf)
+        return -ENOMEM;
+    struct image_msg m = { IMAGE_MAGIC, MSG_BEGIN, h->pid, 0 };
+    uint8_t *o = k.buf;
+    memcpy(o, &m, sizeof m);
+    memcpy(o += sizeof m, h, sizeof *h);
+    memcpy(o += sizeof *h, cmdline, cmdline_len);
+    o += cmdline_len;
+    for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v)) {
+        struct image_vma iv = { v->start, v->end, v->prot, v->flags & (VMA_GROWSDOWN | VMA_HEAP) };
+        memcpy(o, &iv, sizeof iv);
+        o += sizeof iv;
+    }
+    k.err = send_part(node, k.buf, begin_len);
+
+    m.kind = MSG_PAGES;
+    memcpy(k.buf, &m, sizeof m);
+    k.len = sizeof m;
+    for (struct vma *v = mm_first_vma(mm); v && !k.err; v = mm_next_vma(mm, v)) {
+        for (uint64_t va = v->start; va < v->end && !k.err; va += PAGE_SIZE) {
+            int err;
+            const void *page = mm_page_contents(mm, v, va, &err);
+            if (err)
+                k.err = err;
+            else if (page && !page_is_zero(page))
+                stream_page(&k, va, page);
+        }
+    }
+    stream_flush(&k);
+    m.kind = k.err ? MSG_ABORT : MSG_COMMIT;
+    memcpy(k.buf, &m, sizeof m);
+    int r = send_part(node, k.buf, sizeof m);
+    rpc_bulk_free(k.buf);
+    return k.err ? k.err : r;
+}
+
+/* ---- receiving (rpc workers; one source sends one part at a time) ---- */
+
+struct pending {
+    struct list_head link;
+    int from;
+    int32_t pid;
+    uint64_t started_ns;
+    struct image_hdr h;
+    char *cmdline;
+    struct mm *mm;
+};
+
+static struct list_head pendings = LIST_HEAD_INIT(pendings);
+
+static void pending_free(struct pending *q)
+{
+    mm_destroy(q->mm);
+    kfree(q->cmdline);
+    kfree(q);
+}
+
+/* Takes the pending image of (from, pid) off the list; NULL if none. Also drops stale ones (their
+ * sender died or gave up). */
+static struct pending *pending_take(int from, int32_t pid)
+{
+    struct list_head stale = LIST_HEAD_INIT(stale);
+    struct pending *found = NULL;
+    uint64_t now = clock_ns();
+    uint64_t f = irq_save();
+    struct list_head *pos, *n;
+    list_for_each_safe(pos, n, &pendings) {
+        struct pending *q = list_entry(pos, struct pending, link);
+        if (q->from == from && q->pid == pid && !found) {
+            list_del(&q->link);
+            found = q;
+        } else if (now - q->started_ns > PENDING_MAX_AGE_NS || !net_node_up(q->from)) {
+            list_del(&q->link);
+            list_add_tail(&q->link, &stale);
+        }
+    }
+    irq_restore(f);
+    while (!list_empty(&stale)) {
+        struct pending *q = list_first_entry(&stale, struct pending, link);
+        list_del(&q->link);
+        pending_free(q);
+    }
+    return found;
+}
+
+static void pending_put(struct pending *q)
+{
+    uint64_t f = irq_save();
+    list_add_tail(&q->link, &pendings);
+    irq_restore(f);
+}
+
+static int begin(int from, const uint8_t *data, size_t len)
+{
+    struct pending *q = kzalloc(sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    struct image_hdr *h = &q->h;
+    if (len < sizeof *h) {
+        kfree(q);
+        return -EINVAL;
+    }
+    memcpy(h, data, sizeof *h);
+    data += sizeof *h;
+    len -= sizeof *h;
+    if (h->magic != IMAGE_MAGIC || h->version != IMAGE_VERSION || h->pid <= 1 || h->nvma > IMAGE_MAX_VMAS ||
+        h->cmdline_len > 65536 || len != h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma)) {
+        kfree(q);
+        return -EINVAL;
+    }
+    q->from = from;
+    q->pid = h->pid;
+    q->started_ns = clock_ns();
+    q->cmdline = kmalloc(h->cmdline_len ? h->cmdline_len : 1);
+    q->mm = mm_create();
+    int r = q->cmdline && q->mm ? 0 : -ENOMEM;
+    if (q->cmdline)
+        memcpy(q->cmdline, data, h->cmdline_len);
+    data += h->cmdline_len;
     for (uint32_t i = 0; i < h->nvma && !r; i++) {
         struct image_vma v;
-        memcpy(&v, data + off, sizeof v);
-        off += sizeof v;
+        memcpy(&v, data + i * sizeof v, sizeof v);
         if (v.end <= v.start || v.end > USER_TOP || (v.start | v.end) & (PAGE_SIZE - 1))
             r = -EINVAL;
         else
-            r = mm_map(mm, v.start, v.end - v.start, v.prot & 7, v.flags & (VMA_GROWSDOWN | VMA_HEAP), NULL, 0, 0);
+            r = mm_map(q->mm, v.start, v.end - v.start, v.prot & 7, v.flags & (VMA_GROWSDOWN | VMA_HEAP), NULL, 0,
+                       0);
     }
-    for (uint32_t i = 0; i < h->nruns && !r; i++) {
+    if (r) {
+        pending_free(q);
+        return r;
+    }
+    q->mm->brk_start = h->brk_start;
+    q->mm->brk = h->brk;
+    struct pending *old = pending_take(from, h->pid);   /* an earlier attempt that never finished */
+    if (old)
+        pending_free(old);
+    pending_put(q);
+    return 0;
+}
+
+static int pages(struct pending *q, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
         struct image_run run;
-        if (len - off < sizeof run) {
-            r = -EINVAL;
-            break;
-        }
+        if (len - off < sizeof run)
+            return -EINVAL;
         memcpy(&run, data + off, sizeof run);
         off += sizeof run;
-        if ((uint64_t)run.npages * PAGE_SIZE > len - off || run.va & (PAGE_SIZE - 1)) {
-            r = -EINVAL;
-            break;
-        }
-        for (uint32_t j = 0; j < run.npages && !r; j++) {
-            r = mm_install_page(mm, run.va + (uint64_t)j * PAGE_SIZE, data + off);
+        if ((uint64_t)run.npages * PAGE_SIZE > len - off || run.va & (PAGE_SIZE - 1))
+            return -EINVAL;
+        for (uint32_t j = 0; j < run.npages; j++) {
+            int r = mm_install_page(q->mm, run.va + (uint64_t)j * PAGE_SIZE, data + off);
+            if (r)
+                return r;
             off += PAGE_SIZE;
         }
         st.pages_in += run.npages;
     }
-    if (r == 0 && off != len)
-        r = -EINVAL;
-    if (r) {
-        mm_destroy(mm);
-        return r;
-    }
-    mm->brk_start = h->brk_start;
-    mm->brk = h->brk;
-    *out = mm;
     return 0;
 }
 
@@ -301,6 +401,7 @@ static int start_arrival(const struct image_hdr *h, struct mm *mm, const char *c
     struct deputy_remote_ids ids = { h->ppid, h->tty_nr, h->tpgid };
     deputy_remote_set_ids(p, &ids);
     p->locked = h->locked;
+    p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
     struct trap_frame regs = h->regs;
     sanitize_regs(&regs);
     int r = proc_start_user(p, &regs, h->fs_base, h->fpu);
@@ -319,26 +420,14 @@ static char *basename_of(char *path)
     return b ? b + 1 : path;
 }
 
-static int svc_image(int from, const void *req, size_t len, void *resp, size_t cap, size_t *resp_len)
+/* The whole image is here: start it, or hand it over. Takes q. */
+static int commit(int from, struct pending *q)
 {
-    (void)resp;
-    (void)cap;
-    (void)resp_len;
-    struct image_hdr *h = kmalloc(sizeof *h);
-    if (!h)
-        return -ENOMEM;
-    int r = -EINVAL;
-    if (len >= sizeof *h) {
-        memcpy(h, req, sizeof *h);
-        if (h->magic == IMAGE_MAGIC && h->version == IMAGE_VERSION && h->pid > 1 &&
-            h->cmdline_len <= len - sizeof *h && h->cmdline_len <= 65536)
-            r = 0;
-    }
-    const uint8_t *cmdline = (const uint8_t *)req + sizeof *h;
-    struct mm *mm = NULL;
-    if (r == 0)
-        r = unpack_memory(cmdline + h->cmdline_len, len - sizeof *h - h->cmdline_len, h, &mm);
-    if (r == 0 && h->purpose == IMAGE_NEW && h->home == node_self()) {
+    struct image_hdr *h = &q->h;
+    struct mm *mm = q->mm;
+    q->mm = NULL;
+    int r;
+    if (h->purpose == IMAGE_NEW && h->home == node_self()) {
         struct arrival *a = kmalloc(sizeof *a);
         r = a ? 0 : -ENOMEM;
         if (a) {
@@ -350,31 +439,62 @@ static int svc_image(int from, const void *req, size_t len, void *resp, size_t c
             kfree(a);
             mm_destroy(mm);
         }
-    } else if (r == 0 && h->purpose == IMAGE_NEW) {
+    } else if (h->purpose == IMAGE_NEW) {
         r = h->home >= 0 && h->home < CLUSTER_MAX_NODES ? 0 : -EINVAL;
         if (r == 0 && !net_node_up(h->home))
             r = -EHOSTDOWN;             /* nobody would take its calls */
         if (r == 0)
-            r = start_arrival(h, mm, (const char *)cmdline);
+            r = start_arrival(h, mm, q->cmdline);
         else
             mm_destroy(mm);
         if (r == 0)
             st.in++;
-    } else if (r == 0 && h->purpose == IMAGE_EXEC) {
+    } else if (h->purpose == IMAGE_EXEC) {
         h->comm[sizeof h->comm - 1] = 0;
-        r = deputy_remote_exec_arrived(h->pid, mm, h->entry, h->sp, h->comm, (const char *)cmdline, h->cmdline_len);
+        r = deputy_remote_exec_arrived(h->pid, mm, h->entry, h->sp, h->comm, q->cmdline, h->cmdline_len);
         if (r)
             mm_destroy(mm);
         else
             st.execs_in++;
-    } else if (r == 0) {
+    } else {
         mm_destroy(mm);
         r = -EINVAL;
     }
-    if (r == 0)
-        st.bytes_in += len;
-    kfree(h);
+    pending_free(q);
     return r;
+}
+
+static int svc_image(int from, const void *req, size_t len, void *resp, size_t cap, size_t *resp_len)
+{
+    (void)resp;
+    (void)cap;
+    (void)resp_len;
+    struct image_msg m;
+    if (len < sizeof m)
+        return -EINVAL;
+    memcpy(&m, req, sizeof m);
+    const uint8_t *data = (const uint8_t *)req + sizeof m;
+    len -= sizeof m;
+    if (m.magic != IMAGE_MAGIC)
+        return -EINVAL;
+    st.bytes_in += len + sizeof m;
+    if (m.kind == MSG_BEGIN)
+        return begin(from, data, len);
+    struct pending *q = pending_take(from, m.pid);
+    if (!q)
+        return -ESRCH;
+    if (m.kind == MSG_PAGES) {
+        int r = pages(q, data, len);
+        if (r)
+            pending_free(q);
+        else
+            pending_put(q);
+        return r;
+    }
+    if (m.kind == MSG_COMMIT)
+        return commit(from, q);
+    pending_free(q);                    /* MSG_ABORT */
+    return m.kind == MSG_ABORT ? 0 : -EINVAL;
 }
 
 /* ---- sending ---- */
@@ -394,18 +514,10 @@ int migrate_send_exec(struct process *p, const struct exec_image *img, const str
     uint32_t argv_len = 0;
     for (int i = 0; i < a->argc; i++)
         argv_len += strlen(a->buf + argv_len) + 1;
-    size_t len;
-    int r;
-    void *buf = pack(h, img->mm, a->buf, argv_len, &len, &r);
+    int r = send_image(p->where, h, img->mm, a->buf, argv_len);
     kfree(h);
-    if (!buf)
-        return r;
-    r = rpc_call_bulk_uninterruptible(p->where, RPC_SVC_SSI_IMAGE, buf, len, IMAGE_TIMEOUT_NS);
-    rpc_bulk_free(buf);
-    if (r == 0) {
+    if (r == 0)
         st.execs_out++;
-        st.bytes_out += len;
-    }
     return r;
 }
 
@@ -448,14 +560,12 @@ static const char *refusal(struct process *p)
     return NULL;
 }
 
-/* The image of the current process, stopped at tf on its way to user mode. */
-static void *pack_current(struct process *p, struct trap_frame *tf, size_t *len, uint64_t *packed_pending, int *err)
+/* The image of the current process, stopped at tf on its way to user mode, sent to node. */
+static int send_current(struct process *p, int node, struct trap_frame *tf, uint64_t *packed_pending)
 {
     struct image_hdr *h = kzalloc(sizeof *h);
-    if (!h) {
-        *err = -ENOMEM;
-        return NULL;
-    }
+    if (!h)
+        return -ENOMEM;
     fill_identity(h, p);
     if (p->kind == PROC_REMOTE) {
         h->ppid = deputy_remote_ppid(p);
@@ -484,20 +594,12 @@ static void *pack_current(struct process *p, struct trap_frame *tf, size_t *len,
     h->stime = p->stime_ticks;
     h->age_ns = clock_ns() - p->start_ns;
     h->clear_child_tid = p->clear_child_tid;
+    h->monotonic_ns = proc_monotonic_ns(p);
     memcpy(h->comm, p->comm, sizeof h->comm);
-    void *buf = pack(h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0, len, err);
+    int r = send_image(node, h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0);
     kfree(h);
-    return buf;
-}
-
-static int send_image(int node, void *buf, size_t len)
-{
-    int r = rpc_call_bulk_uninterruptible(node, RPC_SVC_SSI_IMAGE, buf, len, IMAGE_TIMEOUT_NS);
-    rpc_bulk_free(buf);
-    if (r == 0) {
+    if (r == 0)
         st.out++;
-        st.bytes_out += len;
-    }
     return r;
 }
 
@@ -520,12 +622,8 @@ static void leave_home(struct process *p, int node, struct trap_frame *tf)
         stays(p, node, "out of memory", 0);
         return;
     }
-    size_t len = 0;
     uint64_t packed_pending = 0;
-    int r;
-    void *buf = pack_current(p, tf, &len, &packed_pending, &r);
-    if (buf)
-        r = send_image(node, buf, len);
+    int r = send_current(p, node, tf, &packed_pending);
     if (r) {
         deputy_link_free(p);
         p->where = 0;
@@ -562,11 +660,8 @@ static void move_on(struct process *p, int node, struct trap_frame *tf)
         stays(p, node, NULL, r);
         return;
     }
-    size_t len = 0;
     uint64_t packed_pending = 0;
-    void *buf = pack_current(p, tf, &len, &packed_pending, &r);
-    if (buf)
-        r = send_image(node, buf, len);
+    r = send_current(p, node, tf, &packed_pending);
     if (r) {
         deputy_remote_move_end(p, node_self());
         stays(p, node, NULL, r);
@@ -627,6 +722,7 @@ void migrate_come_home(struct process *p, void *state, struct trap_frame *tf)
     p->stime_ticks = h->stime;
     p->clear_child_tid = h->clear_child_tid;
     p->locked = h->locked;
+    p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
     if (h->alarm_left_ns)
         signal_alarm_set(p, h->alarm_left_ns, h->alarm_interval_ns);
     *tf = h->regs;

@@ -144,6 +144,8 @@ int proc_ppid(struct process *p)
 
 struct process *proc_new_blank(void) { return proc_alloc(); }
 
+uint64_t proc_monotonic_ns(struct process *p) { return clock_ns() + (p ? (uint64_t)p->mono_offset_ns : 0); }
+
 void proc_discard(struct process *p)
 {
     mm_destroy(p->mm);
@@ -225,6 +227,7 @@ static void copy_identity(struct process *c, struct process *p)
     c->euid = p->euid;
     c->egid = p->egid;
     c->nice = p->nice;
+    c->mono_offset_ns = p->mono_offset_ns;
     memcpy(c->comm, p->comm, sizeof c->comm);
     memcpy(c->exe_path, p->exe_path, sizeof c->exe_path);
     memcpy(c->rlimits, p->rlimits, sizeof c->rlimits);

@@ -102,7 +102,11 @@ struct process {
     struct deputy_link *link;       /* DEPUTY or REMOTE (or migrating): kernel/deputy.c's state */
     int migrate_to;                 /* -1, or the node to move to on the way back to user mode */
     bool locked;                    /* never moves (lock PID) */
+    int64_t mono_offset_ns;         /* its CLOCK_MONOTONIC minus this node's: continuous across moves */
 };
+
+/* CLOCK_MONOTONIC as p sees it (this node's clock if p is NULL). */
+uint64_t proc_monotonic_ns(struct process *p);
 
 /* A deputy whose process is running (not yet a zombie): its live state is on p->where. */
 static inline bool proc_away(const struct process *p) { return p->kind == PROC_DEPUTY && p->state != PROC_ZOMBIE; }

@@ -809,7 +809,7 @@ SYSCALL(NR_clock_nanosleep, clock_nanosleep)
     uint64_t t = ts.sec * NSEC_PER_SEC + ts.nsec, now = clock_ns();
     uint64_t deadline = now + t;
     if (flags & 1) {                                        /* TIMER_ABSTIME */
-        uint64_t base = clock == 0 ? wallclock_ns() : now;
+        uint64_t base = clock == 0 ? wallclock_ns() : proc_monotonic_ns(current_proc());
         deadline = t > base ? now + (t - base) : now;
     }
     return sleep_until(deadline, (flags & 1) ? NULL : (struct linux_timespec *)a3);

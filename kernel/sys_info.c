@@ -118,7 +118,7 @@ static long clock_read(long clk, uint64_t *ns)
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME:
-        *ns = clock_ns();
+        *ns = proc_monotonic_ns(current_proc());
         return 0;
     case CLOCK_PROCESS_CPUTIME_ID:
     case CLOCK_THREAD_CPUTIME_ID:       /* one task per process */
