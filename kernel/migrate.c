@@ -102,10 +102,11 @@ static bool page_is_zero(const void *page)
 
 /* ---- the stream: BEGIN (header, command line, VMAs), PAGES (runs) ..., COMMIT ---- */
 
-enum { MSG_BEGIN = 1, MSG_PAGES, MSG_COMMIT, MSG_ABORT };
+/* Flags of a message: a small image is one message (BEGIN | COMMIT with its pages between). */
+enum { MSG_BEGIN = 1, MSG_COMMIT = 2, MSG_ABORT = 4 };
 
 struct image_msg {                      /* in front of every request of the image service */
-    uint32_t magic, kind;
+    uint32_t magic, flags;
     int32_t pid;
     uint32_t pad;
 };
@@ -143,28 +144,32 @@ static int send_part(int node, void *buf, size_t len)
 struct stream {
     int node;
     int32_t pid;
-    uint8_t *buf;                       /* rpc_bulk_alloc'ed, CHUNK + room for the message header */
-    size_t len;                         /* bytes used, message header included */
+    uint8_t *buf;                       /* rpc_bulk_alloc'ed: message header, [BEGIN part], runs */
+    size_t cap, len;                    /* bytes allocated, used */
     size_t run_at;                      /* offset of the open run's header, 0 if none */
     struct image_run run;
+    uint32_t flags;                     /* of the message being filled */
     int err;
 };
 
-static void stream_flush(struct stream *k)
+static void stream_send(struct stream *k, uint32_t more_flags)
 {
     if (k->run_at)
         memcpy(k->buf + k->run_at, &k->run, sizeof k->run);
     k->run_at = 0;
-    if (!k->err && k->len > sizeof(struct image_msg))
+    struct image_msg m = { IMAGE_MAGIC, k->flags | more_flags, k->pid, 0 };
+    memcpy(k->buf, &m, sizeof m);
+    if (!k->err)
         k->err = send_part(k->node, k->buf, k->len);
-    k->len = sizeof(struct image_msg);
+    k->len = sizeof m;
+    k->flags = 0;
 }
 
 static void stream_page(struct stream *k, uint64_t va, const void *page)
 {
     bool extends = k->run_at && k->run.va + (uint64_t)k->run.npages * PAGE_SIZE == va;
-    if (k->len + PAGE_SIZE + (extends ? 0 : sizeof k->run) > sizeof(struct image_msg) + CHUNK)
-        stream_flush(k);
+    if (k->len + PAGE_SIZE + (extends ? 0 : sizeof k->run) > k->cap)
+        stream_send(k, 0);
     extends = k->run_at && k->run.va + (uint64_t)k->run.npages * PAGE_SIZE == va;
     if (!extends) {
         if (k->run_at)
@@ -193,14 +198,12 @@ static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *
     h->brk_start = mm->brk_start;
     h->brk = mm->brk;
     size_t begin_len = sizeof(struct image_msg) + sizeof *h + cmdline_len + nvma * sizeof(struct image_vma);
-    size_t cap = begin_len > sizeof(struct image_msg) + CHUNK ? begin_len : sizeof(struct image_msg) + CHUNK;
-    struct stream k = { node, h->pid, rpc_bulk_alloc(cap), 0, 0, { 0, 0, 0 }, 0 };
+    struct stream k = { .node = node, .pid = h->pid, .cap = begin_len + CHUNK, .flags = MSG_BEGIN };
+    k.buf = rpc_bulk_alloc(k.cap);
     if (!k.buf)
         return -ENOMEM;
-    struct image_msg m = { IMAGE_MAGIC, MSG_BEGIN, h->pid, 0 };
-    uint8_t *o = k.buf;
-    memcpy(o, &m, sizeof m);
-    memcpy(o += sizeof m, h, sizeof *h);
+    uint8_t *o = k.buf + sizeof(struct image_msg);
+    memcpy(o, h, sizeof *h);
     memcpy(o += sizeof *h, cmdline, cmdline_len);
     o += cmdline_len;
     for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v)) {
@@ -208,11 +211,7 @@ static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *
         memcpy(o, &iv, sizeof iv);
         o += sizeof iv;
     }
-    k.err = send_part(node, k.buf, begin_len);
-
-    m.kind = MSG_PAGES;
-    memcpy(k.buf, &m, sizeof m);
-    k.len = sizeof m;
+    k.len = begin_len;
     for (struct vma *v = mm_first_vma(mm); v && !k.err; v = mm_next_vma(mm, v)) {
         for (uint64_t va = v->start; va < v->end && !k.err; va += PAGE_SIZE) {
             int err;
@@ -223,12 +222,17 @@ static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *
                 stream_page(&k, va, page);
         }
     }
-    stream_flush(&k);
-    m.kind = k.err ? MSG_ABORT : MSG_COMMIT;
-    memcpy(k.buf, &m, sizeof m);
-    int r = send_part(node, k.buf, sizeof m);
+    int err = k.err;
+    if (!err) {
+        stream_send(&k, MSG_COMMIT);
+        err = k.err;
+    } else if (!(k.flags & MSG_BEGIN)) {    /* the receiver holds a part: tell it to drop it */
+        k.err = 0;
+        k.len = sizeof(struct image_msg);
+        stream_send(&k, MSG_ABORT);
+    }
     rpc_bulk_free(k.buf);
-    return k.err ? k.err : r;
+    return err;
 }
 
 /* ---- receiving (rpc workers; one source sends one part at a time) ---- */
@@ -287,7 +291,8 @@ static void pending_put(struct pending *q)
     irq_restore(f);
 }
 
-static int begin(int from, const uint8_t *data, size_t len)
+/* The BEGIN part at data: a pending image for (from, its pid). Returns the bytes it took, or -errno. */
+static long begin(int from, const uint8_t *data, size_t len)
 {
     struct pending *q = kzalloc(sizeof *q);
     if (!q)
@@ -301,7 +306,7 @@ static int begin(int from, const uint8_t *data, size_t len)
     data += sizeof *h;
     len -= sizeof *h;
     if (h->magic != IMAGE_MAGIC || h->version != IMAGE_VERSION || h->pid <= 1 || h->nvma > IMAGE_MAX_VMAS ||
-        h->cmdline_len > 65536 || len != h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma)) {
+        h->cmdline_len > 65536 || len < h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma)) {
         kfree(q);
         return -EINVAL;
     }
@@ -333,7 +338,7 @@ static int begin(int from, const uint8_t *data, size_t len)
     if (old)
         pending_free(old);
     pending_put(q);
-    return 0;
+    return (long)(sizeof *h + h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma));
 }
 
 static int pages(struct pending *q, const uint8_t *data, size_t len)
@@ -478,23 +483,25 @@ static int svc_image(int from, const void *req, size_t len, void *resp, size_t c
     if (m.magic != IMAGE_MAGIC)
         return -EINVAL;
     st.bytes_in += len + sizeof m;
-    if (m.kind == MSG_BEGIN)
-        return begin(from, data, len);
+    if (m.flags & MSG_BEGIN) {
+        long used = begin(from, data, len);
+        if (used < 0)
+            return (int)used;
+        data += used;
+        len -= (size_t)used;
+    }
     struct pending *q = pending_take(from, m.pid);
     if (!q)
         return -ESRCH;
-    if (m.kind == MSG_PAGES) {
-        int r = pages(q, data, len);
-        if (r)
-            pending_free(q);
-        else
-            pending_put(q);
-        return r;
+    int r = m.flags & MSG_ABORT ? -EINTR : pages(q, data, len);
+    if (r) {
+        pending_free(q);
+        return m.flags & MSG_ABORT ? 0 : r;
     }
-    if (m.kind == MSG_COMMIT)
+    if (m.flags & MSG_COMMIT)
         return commit(from, q);
-    pending_free(q);                    /* MSG_ABORT */
-    return m.kind == MSG_ABORT ? 0 : -EINVAL;
+    pending_put(q);
+    return 0;
 }
 
 /* ---- sending ---- */

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "migrate: %s to %s: %s\n", argv[1], argv[2], strerror(-r));
         return 1;
     }
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 6000; i++) {
         int now = read_int(where);
         if (now == target)
             return 0;
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "migrate: %s: gone\n", argv[1]);
             return 1;
         }
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
     fprintf(stderr, "migrate: %s stays on node %d (the kernel log says why)\n", argv[1], read_int(where));
