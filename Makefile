@@ -94,6 +94,7 @@ $(B)/netboot/boot/shoal.elf: $(B)/shoal.elf boot/grub-netboot.cfg boot/netboot.i
 -include tests/unit/unit.mk
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tools/balsim/balsim.mk
 
 test: all
 	$(MAKE) unit

@@ -18,6 +18,7 @@ UNIT_TESTS := build/unit/test_format build/unit/test_buddy build/unit/test_heap 
 UNIT_TESTS += build/unit/test_wallclock
 UNIT_TESTS += build/unit/test_ldisc
 UNIT_TESTS += build/unit/test_elf
+UNIT_TESTS += build/unit/test_balance
 UNIT_TESTS += build/unit/test_net_siphash build/unit/test_net_wire build/unit/test_net_membership \
 	build/unit/test_net_transport
 
@@ -30,6 +31,7 @@ UNIT_SRCS_test_cpio := kernel/cpio.c
 UNIT_SRCS_test_wallclock := kernel/timeconv.c
 UNIT_SRCS_test_ldisc := kernel/ldisc.c
 UNIT_SRCS_test_elf := kernel/elf.c
+UNIT_SRCS_test_balance := kernel/balance.c
 UNIT_NET_ENGINE := net/siphash.c net/wire.c net/cluster.c net/membership.c net/transport.c
 UNIT_SRCS_test_net_siphash := net/siphash.c
 UNIT_SRCS_test_net_wire := $(UNIT_NET_ENGINE)
