@@ -782,6 +782,7 @@ static long forward(struct process *p, long nr, const uint64_t *a)
     int r = send_msg(p->home, &m, buf, len);
     kfree(buf);
     st.calls_forwarded++;
+    p->calls_fwd++;
     if (r)
         return r == -EHOSTDOWN ? -EIO : r;
     return await_result(p);

@@ -46,3 +46,4 @@
 #define ETIMEDOUT 110
 #define EHOSTDOWN 112
 #define ERESTARTSYS 512     /* internal: restart the system call after a handler with SA_RESTART */
+#define ESTALE 116

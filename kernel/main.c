@@ -26,6 +26,7 @@
 #include "kernel/proc.h"
 #include "kernel/procfs.h"
 #include "kernel/random.h"
+#include "kernel/balancer.h"
 #include "kernel/deputy.h"
 #include "kernel/migrate.h"
 #include "kernel/ssi.h"
@@ -85,6 +86,7 @@ static void init_main(void *arg)
     ssi_init();                         /* the cluster-wide process table */
     deputy_init();                      /* processes running away from home */
     migrate_init();
+    balancer_init(&options);            /* load balancing: gossip, decisions, moves */
     if (options.crash[0])
         ktest_crash(options.crash);
     if (options.ktest)

@@ -8,6 +8,7 @@
 #include "kernel/migrate.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/trap.h"
+#include "kernel/balancer.h"
 #include "kernel/deputy.h"
 #include "kernel/errno.h"
 #include "kernel/exec.h"
@@ -22,6 +23,7 @@
 #include "kernel/time.h"
 #include "kernel/tty.h"
 #include "kernel/uvm.h"
+#include "kernel/vfs.h"
 #include "kernel/vm.h"
 #include "net/netdev.h"
 #include "net/rpc.h"
@@ -62,6 +64,10 @@ struct image_hdr {
     int32_t home;                       /* the process's home (IMAGE_NEW) */
     uint32_t locked;
     uint64_t monotonic_ns;              /* its CLOCK_MONOTONIC when it left */
+    uint32_t auto_load;                 /* a balancer's move: the sender's load (0: asked by hand) */
+    uint32_t nfiles;                    /* struct image_file after the VMAs */
+    int32_t auto_reason;                /* a balancer's move: why (enum bal_reason) */
+    uint32_t pad4;
 };
 
 /* An image that came home, for its deputy's task (migrate_come_home). */
@@ -80,7 +86,18 @@ static void sanitize_regs(struct trap_frame *regs)
 struct image_vma {
     uint64_t start, end;
     uint32_t prot, flags;
+    uint64_t file_off, file_len;        /* a private mapping of file file_ref (1-based), or 0 */
+    uint32_t file_ref, pad;
 };
+
+/* A file the image's mappings read: the receiver maps its own copy if it is the same file (same
+ * path, size and modification time: every node boots the same initrd), else refuses (-ESTALE) and
+ * the sender sends the pages themselves. */
+struct image_file {
+    uint64_t size, mtime_ns;
+    char path[240];
+};
+#define IMAGE_MAX_FILES 16
 
 struct image_run {                      /* npages pages of contents follow, from va up */
     uint64_t va;
@@ -88,6 +105,18 @@ struct image_run {                      /* npages pages of contents follow, from
 };
 
 static struct migrate_stats st;
+static uint64_t throughput = 50000000;  /* bytes/s of moves, smoothed; a guess until measured */
+
+uint64_t migrate_throughput(void) { return throughput; }
+
+/* A move of bytes took ns: the balancer weighs moves with what they cost. */
+static void measured(uint64_t bytes, uint64_t ns)
+{
+    if (bytes < (256u << 10) || !ns)
+        return;                         /* small moves are latency, not throughput */
+    uint64_t t = bytes * 1000000000ull / ns;
+    throughput = (throughput * 3 + t) / 4;
+}
 
 static bool page_is_zero(const void *page)
 {
@@ -184,42 +213,78 @@ static void stream_page(struct stream *k, uint64_t va, const void *page)
     st.pages_out++;
 }
 
-/* Sends the image (h filled in but for the counts), its command line and the memory of mm. */
-static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len)
+/* The file table index (1-based) of v's file, adding it; 0 if it cannot be referred to. */
+static uint32_t file_ref(struct image_file *files, uint32_t *nfiles, const struct vma *v)
+{
+    const struct file *f = v->file;
+    if (!f || !f->abs_path || !S_ISREG(f->inode->mode) || strlen(f->abs_path) >= sizeof files[0].path)
+        return 0;
+    for (uint32_t i = 0; i < *nfiles; i++)
+        if (strcmp(files[i].path, f->abs_path) == 0)
+            return i + 1;
+    if (*nfiles == IMAGE_MAX_FILES)
+        return 0;
+    struct image_file *e = &files[(*nfiles)++];
+    memset(e, 0, sizeof *e);
+    e->size = f->inode->size;
+    e->mtime_ns = f->inode->mtime_ns;
+    strlcpy(e->path, f->abs_path, sizeof e->path);
+    return *nfiles;
+}
+
+/* Sends the image (h filled in but for the counts), its command line and the memory of mm. With
+ * by_ref, pages of file mappings that were never touched stay behind: the receiver reads them
+ * from its own copy of the file. */
+static int send_image_as(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len,
+                         bool by_ref)
 {
     uint32_t nvma = 0;
     for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v))
         nvma++;
     if (nvma > IMAGE_MAX_VMAS)
         return -ENOMEM;
+    struct image_file *files = by_ref ? kzalloc(sizeof *files * IMAGE_MAX_FILES) : NULL;
+    if (by_ref && !files)
+        return -ENOMEM;
     h->nvma = nvma;
     h->nruns = 0;
+    h->nfiles = 0;
     h->cmdline_len = cmdline_len;
     h->brk_start = mm->brk_start;
     h->brk = mm->brk;
-    size_t begin_len = sizeof(struct image_msg) + sizeof *h + cmdline_len + nvma * sizeof(struct image_vma);
+    size_t begin_len = sizeof(struct image_msg) + sizeof *h + cmdline_len + nvma * sizeof(struct image_vma) +
+                       (by_ref ? IMAGE_MAX_FILES * sizeof *files : 0);
     struct stream k = { .node = node, .pid = h->pid, .cap = begin_len + CHUNK, .flags = MSG_BEGIN };
     k.buf = rpc_bulk_alloc(k.cap);
-    if (!k.buf)
+    if (!k.buf) {
+        kfree(files);
         return -ENOMEM;
-    uint8_t *o = k.buf + sizeof(struct image_msg);
-    memcpy(o, h, sizeof *h);
-    memcpy(o += sizeof *h, cmdline, cmdline_len);
+    }
+    uint8_t *o = k.buf + sizeof(struct image_msg) + sizeof *h;
+    memcpy(o, cmdline, cmdline_len);
     o += cmdline_len;
     for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v)) {
-        struct image_vma iv = { v->start, v->end, v->prot, v->flags & (VMA_GROWSDOWN | VMA_HEAP) };
+        struct image_vma iv = { v->start, v->end, v->prot, v->flags & (VMA_GROWSDOWN | VMA_HEAP), 0, 0, 0, 0 };
+        if (by_ref && (iv.file_ref = file_ref(files, &h->nfiles, v)) != 0) {
+            iv.file_off = v->file_off;  /* file_end may lie past a VMA that mprotect split off */
+            iv.file_len = v->file_end <= v->start ? 0 : (v->file_end < v->end ? v->file_end : v->end) - v->start;
+        }
         memcpy(o, &iv, sizeof iv);
         o += sizeof iv;
     }
-    k.len = begin_len;
+    memcpy(o, files, h->nfiles * sizeof *files);
+    o += h->nfiles * sizeof *files;
+    memcpy(k.buf + sizeof(struct image_msg), h, sizeof *h);
+    k.len = (size_t)(o - k.buf);
+    kfree(files);
     for (struct vma *v = mm_first_vma(mm); v && !k.err; v = mm_next_vma(mm, v)) {
         for (uint64_t va = v->start; va < v->end && !k.err; va += PAGE_SIZE) {
             int err;
-            const void *page = mm_page_contents(mm, v, va, &err);
+            const void *page = mm_page_contents(mm, v, va, !by_ref, &err);
             if (err)
                 k.err = err;
-            else if (page && !page_is_zero(page))
-                stream_page(&k, va, page);
+            else if (page && (!page_is_zero(page) || (by_ref && v->file)))
+                stream_page(&k, va, page);      /* a zeroed page over a file must travel */
         }
     }
     int err = k.err;
@@ -233,6 +298,16 @@ static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *
     }
     rpc_bulk_free(k.buf);
     return err;
+}
+
+static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len)
+{
+    int r = send_image_as(node, h, mm, cmdline, cmdline_len, true);
+    if (r == -ESTALE) {                 /* the target has other files: send their pages */
+        st.by_value++;
+        r = send_image_as(node, h, mm, cmdline, cmdline_len, false);
+    }
+    return r;
 }
 
 /* ---- receiving (rpc workers; one source sends one part at a time) ---- */
@@ -306,7 +381,8 @@ static long begin(int from, const uint8_t *data, size_t len)
     data += sizeof *h;
     len -= sizeof *h;
     if (h->magic != IMAGE_MAGIC || h->version != IMAGE_VERSION || h->pid <= 1 || h->nvma > IMAGE_MAX_VMAS ||
-        h->cmdline_len > 65536 || len < h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma)) {
+        h->cmdline_len > 65536 || h->nfiles > IMAGE_MAX_FILES ||
+        len < h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma) + h->nfiles * sizeof(struct image_file)) {
         kfree(q);
         return -EINVAL;
     }
@@ -319,15 +395,33 @@ static long begin(int from, const uint8_t *data, size_t len)
     if (q->cmdline)
         memcpy(q->cmdline, data, h->cmdline_len);
     data += h->cmdline_len;
+    struct file *opened[IMAGE_MAX_FILES] = { 0 };
+    const uint8_t *ftab = data + (size_t)h->nvma * sizeof(struct image_vma);
+    for (uint32_t i = 0; i < h->nfiles && !r; i++) {
+        struct image_file e;
+        memcpy(&e, ftab + i * sizeof e, sizeof e);
+        e.path[sizeof e.path - 1] = 0;
+        r = vfs_open(NULL, NULL, e.path, O_RDONLY, 0, &opened[i]);
+        if (r == 0 && (!S_ISREG(opened[i]->inode->mode) || opened[i]->inode->size != e.size ||
+                       opened[i]->inode->mtime_ns != e.mtime_ns))
+            r = -ESTALE;
+        else if (r)
+            r = -ESTALE;
+    }
     for (uint32_t i = 0; i < h->nvma && !r; i++) {
         struct image_vma v;
         memcpy(&v, data + i * sizeof v, sizeof v);
-        if (v.end <= v.start || v.end > USER_TOP || (v.start | v.end) & (PAGE_SIZE - 1))
+        struct file *f = v.file_ref && v.file_ref <= h->nfiles ? opened[v.file_ref - 1] : NULL;
+        if (v.end <= v.start || v.end > USER_TOP || (v.start | v.end) & (PAGE_SIZE - 1) ||
+            (v.file_ref && !f) || v.file_len > v.end - v.start || v.file_off & (PAGE_SIZE - 1))
             r = -EINVAL;
         else
-            r = mm_map(q->mm, v.start, v.end - v.start, v.prot & 7, v.flags & (VMA_GROWSDOWN | VMA_HEAP), NULL, 0,
-                       0);
+            r = mm_map(q->mm, v.start, v.end - v.start, v.prot & 7, v.flags & (VMA_GROWSDOWN | VMA_HEAP), f,
+                       f ? v.file_off : 0, f ? v.file_len : 0);
     }
+    for (uint32_t i = 0; i < h->nfiles; i++)
+        if (opened[i])
+            file_put(opened[i]);        /* the mappings hold their own references */
     if (r) {
         pending_free(q);
         return r;
@@ -338,7 +432,8 @@ static long begin(int from, const uint8_t *data, size_t len)
     if (old)
         pending_free(old);
     pending_put(q);
-    return (long)(sizeof *h + h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma));
+    return (long)(sizeof *h + h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma) +
+                  h->nfiles * sizeof(struct image_file));
 }
 
 static int pages(struct pending *q, const uint8_t *data, size_t len)
@@ -407,6 +502,8 @@ static int start_arrival(const struct image_hdr *h, struct mm *mm, const char *c
     deputy_remote_set_ids(p, &ids);
     p->locked = h->locked;
     p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
+    p->moved_ns = clock_ns();
+    p->bal_prev_ticks = h->utime + h->stime;
     struct trap_frame regs = h->regs;
     sanitize_regs(&regs);
     int r = proc_start_user(p, &regs, h->fs_base, h->fpu);
@@ -448,6 +545,8 @@ static int commit(int from, struct pending *q)
         r = h->home >= 0 && h->home < CLUSTER_MAX_NODES ? 0 : -EINVAL;
         if (r == 0 && !net_node_up(h->home))
             r = -EHOSTDOWN;             /* nobody would take its calls */
+        if (r == 0 && h->auto_load && !balancer_accepts(h->auto_reason, h->auto_load, mm->rss_pages * PAGE_SIZE))
+            r = -EBUSY;                 /* the sender's balancer saw an older, lighter load */
         if (r == 0)
             r = start_arrival(h, mm, q->cmdline);
         else
@@ -531,8 +630,8 @@ int migrate_send_exec(struct process *p, const struct exec_image *img, const str
 int migrate_request(struct process *p, int node)
 {
     if (node == MIGRATE_LOCK || node == MIGRATE_UNLOCK) {
-        p->locked = node == MIGRATE_LOCK;
-        return 0;
+        p->locked = node == MIGRATE_LOCK;   /* at a deputy, a mirror for /proc/PID/lock */
+        return p->kind == PROC_DEPUTY ? deputy_ask_move(p, node) : 0;
     }
     if (node < 0 || node >= CLUSTER_MAX_NODES)
         return -EINVAL;
@@ -602,6 +701,8 @@ static int send_current(struct process *p, int node, struct trap_frame *tf, uint
     h->age_ns = clock_ns() - p->start_ns;
     h->clear_child_tid = p->clear_child_tid;
     h->monotonic_ns = proc_monotonic_ns(p);
+    h->auto_load = p->migrate_auto ? p->migrate_load + 1 : 0;   /* + 1: never 0 */
+    h->auto_reason = p->migrate_reason;
     memcpy(h->comm, p->comm, sizeof h->comm);
     int r = send_image(node, h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0);
     kfree(h);
@@ -612,11 +713,16 @@ static int send_current(struct process *p, int node, struct trap_frame *tf, uint
 
 static void stays(struct process *p, int node, const char *why, int err)
 {
+    /* A balancer's move that does not happen is routine (the target may refuse): its log says so. */
+    int level = p->migrate_auto ? LOG_DEBUG : LOG_NOTICE;
+    if (p->migrate_auto)
+        balancer_stayed(proc_rss_pages(p) * PAGE_SIZE);
+    p->migrate_auto = false;
     if (why)
-        printk(LOG_NOTICE, "migrate: pid %d (%s) stays on node %d: %s\n", p->pid, p->comm, node_self(), why);
+        printk(level, "migrate: pid %d (%s) stays on node %d: %s\n", p->pid, p->comm, node_self(), why);
     else
-        printk(LOG_NOTICE, "migrate: pid %d (%s) stays on node %d: node %d: error %d\n", p->pid, p->comm,
-               node_self(), node, err);
+        printk(level, "migrate: pid %d (%s) stays on node %d: node %d: error %d\n", p->pid, p->comm, node_self(),
+               node, err);
     st.failed++;
 }
 
@@ -629,8 +735,10 @@ static void leave_home(struct process *p, int node, struct trap_frame *tf)
         stays(p, node, "out of memory", 0);
         return;
     }
-    uint64_t packed_pending = 0;
+    uint64_t packed_pending = 0, sent = st.bytes_out;
     int r = send_current(p, node, tf, &packed_pending);
+    if (r == 0)
+        measured(st.bytes_out - sent, clock_ns() - t0);
     if (r) {
         deputy_link_free(p);
         p->where = 0;
@@ -667,8 +775,10 @@ static void move_on(struct process *p, int node, struct trap_frame *tf)
         stays(p, node, NULL, r);
         return;
     }
-    uint64_t packed_pending = 0;
+    uint64_t packed_pending = 0, sent = st.bytes_out;
     r = send_current(p, node, tf, &packed_pending);
+    if (r == 0)
+        measured(st.bytes_out - sent, clock_ns() - t0);
     if (r) {
         deputy_remote_move_end(p, node_self());
         stays(p, node, NULL, r);
@@ -685,6 +795,7 @@ void migrate_on_return(struct trap_frame *tf)
     struct process *p = current_proc();
     int node = p->migrate_to;
     p->migrate_to = -1;
+
     if (node < 0 || node == node_self())
         return;
     const char *why = refusal(p);
@@ -730,6 +841,8 @@ void migrate_come_home(struct process *p, void *state, struct trap_frame *tf)
     p->clear_child_tid = h->clear_child_tid;
     p->locked = h->locked;
     p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
+    p->moved_ns = clock_ns();
+    p->bal_prev_ticks = p->utime_ticks + p->stime_ticks;
     if (h->alarm_left_ns)
         signal_alarm_set(p, h->alarm_left_ns, h->alarm_interval_ns);
     *tf = h->regs;

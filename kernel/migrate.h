@@ -41,5 +41,8 @@ struct migrate_stats {
     uint64_t out, in, failed, execs_out, execs_in;
     uint64_t bytes_out, bytes_in, pages_out, pages_in;
     uint64_t last_freeze_us;            /* of the last move out: from freezing to the deputy */
+    uint64_t by_value;                  /* images whose files the target lacked: pages sent instead */
 };
 void migrate_get_stats(struct migrate_stats *out);
+/* Bytes per second of this node's recent moves (smoothed; a guess before the first large one). */
+uint64_t migrate_throughput(void);

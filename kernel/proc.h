@@ -103,6 +103,12 @@ struct process {
     int migrate_to;                 /* -1, or the node to move to on the way back to user mode */
     bool locked;                    /* never moves (lock PID) */
     int64_t mono_offset_ns;         /* its CLOCK_MONOTONIC minus this node's: continuous across moves */
+    bool migrate_auto;              /* migrate_to was set by the balancer (the target may refuse) */
+    int migrate_reason;             /* its enum bal_reason */
+    uint32_t migrate_load;          /* this node's load as the balancer's decision saw it */
+    uint64_t moved_ns;              /* when it arrived here (0: born here, never moved) */
+    uint64_t calls_fwd;             /* system calls it sent home (running away from home) */
+    uint64_t bal_prev_ticks, bal_prev_calls;    /* the balancer's last sample */
 };
 
 /* CLOCK_MONOTONIC as p sees it (this node's clock if p is NULL). */

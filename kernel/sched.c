@@ -180,8 +180,9 @@ static void task_wake(struct task *t, bool timed_out)
     t->timed_out = timed_out;
     t->state = TASK_RUNNABLE;
     /* Kernel threads woken by an event (the network's receive path, RPC workers) run next and
-     * preempt user code: their work is short, and latency across the cluster depends on it. */
-    if (!t->proc) {
+     * preempt user code: their work is short, and latency across the cluster depends on it. So do
+     * deputies, the servers of processes running elsewhere (their wait is that process's wait). */
+    if (!t->proc || t->proc->kind == PROC_DEPUTY) {
         list_add(&t->run_link, &run_queue);
         if (current->proc)
             need_resched = true;

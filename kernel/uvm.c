@@ -338,11 +338,11 @@ void mm_destroy(struct mm *mm)
     kfree(mm);
 }
 
-const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, int *err)
+const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, bool read_files, int *err)
 {
     *err = 0;
     uint64_t *pte = vm_pte_lookup(mm->space, va);
-    if ((!pte || !(*pte & 1)) && v->file && va < v->file_end) {
+    if ((!pte || !(*pte & 1)) && read_files && v->file && va < v->file_end) {
         *err = fault_in(mm, v, va);
         pte = *err ? NULL : vm_pte_lookup(mm->space, va);
     }

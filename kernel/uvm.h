@@ -68,9 +68,10 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write);
 uint64_t mm_total_size(struct mm *mm);
 
 /* Migration (kernel/migrate.c). The contents of the page at va (page aligned) of v in mm, through
- * the direct map: a present page, or a file page read in now; NULL for an untouched anonymous page
- * (it reads as zeros) or when out of memory (*err -ENOMEM). mm need not be active. */
-const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, int *err);
+ * the direct map: a present page, or (read_files) a file page read in now; NULL for a page not
+ * present (an untouched anonymous page reads as zeros; a file page as the file says) or when out
+ * of memory (*err -ENOMEM). mm need not be active. */
+const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, bool read_files, int *err);
 /* Puts a private copy of data at va (page aligned, inside a VMA of mm). 0, -EFAULT, -ENOMEM. */
 int mm_install_page(struct mm *mm, uint64_t va, const void *data);
 /* First VMA of mm, and the one after v (NULL at the end): for walking without the list. */

@@ -69,3 +69,15 @@ bool net_peer_info(int node, struct peer_info *out);
 
 /* /proc/cluster (net/netproc.c): after rpc_init and once /proc exists. */
 void netproc_init(void);
+
+/* A subdirectory /proc/cluster/NAME of files another subsystem provides (one such directory; at
+ * most 15 files): show writes the file's text (at most NETPROC_SHOW_MAX bytes) and returns its
+ * length; store (NULL: read-only) takes what was written (one line, trailing newline removed) and
+ * returns 0 or -errno. After netproc_init. 0 or -EBUSY, -ENOMEM. */
+#define NETPROC_SHOW_MAX 8192
+struct netproc_file {
+    const char *name;
+    size_t (*show)(char *buf, size_t cap);
+    long (*store)(const char *text);
+};
+int netproc_add_dir(const char *name, const struct netproc_file *files, int n);

@@ -45,6 +45,14 @@ static const struct {
 
 static struct inode *np_inode[NP_COUNT];
 
+/* One subdirectory of files that another subsystem provides (netproc_add_dir). */
+#define NP_SUB_FIRST 16                 /* kinds from here: the subdirectory (16) and its files */
+#define NP_SUB_MAX 15
+static const char *sub_name;
+static const struct netproc_file *sub_files;
+static int nsub;
+static struct inode *sub_inode[NP_SUB_MAX + 1];      /* [0]: the directory */
+
 /* ---- text buffers ---- */
 
 struct tbuf {
@@ -159,6 +167,7 @@ static const struct stat_field migrate_fields[] = {
     SF(migrate_stats, out), SF(migrate_stats, in), SF(migrate_stats, failed), SF(migrate_stats, execs_out),
     SF(migrate_stats, execs_in), SF(migrate_stats, bytes_out), SF(migrate_stats, bytes_in),
     SF(migrate_stats, pages_out), SF(migrate_stats, pages_in), SF(migrate_stats, last_freeze_us),
+    SF(migrate_stats, by_value),
 };
 
 static void gen_stats(struct tbuf *b)
@@ -499,19 +508,33 @@ static long ctl_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
 
 static int np_kind(struct inode *ino) { return (int)(ino->ino - NP_INO(0)); }
 
+static const struct netproc_file *sub_file(int kind)
+{
+    return kind > NP_SUB_FIRST && kind <= NP_SUB_FIRST + nsub ? &sub_files[kind - NP_SUB_FIRST - 1] : NULL;
+}
+
 static int np_open(struct inode *ino, struct file *f)
 {
     int kind = np_kind(ino);
+    const struct netproc_file *sf = sub_file(kind);
     uint32_t acc = f->flags & O_ACCMODE;
     f->priv = NULL;
-    if (acc != O_RDONLY && kind != NP_CTL)
+    if (acc != O_RDONLY && kind != NP_CTL && !(sf && sf->store))
         return -EACCES;
     if (acc == O_WRONLY)
         return 0;
     struct tbuf *b = kzalloc(sizeof *b);
     if (!b)
         return -ENOMEM;
-    if (kind == NP_NODES) {
+    if (sf) {
+        char *text = kmalloc(NETPROC_SHOW_MAX);
+        if (text) {
+            size_t n = sf->show(text, NETPROC_SHOW_MAX);
+            tb_printf(b, "%.*s", (int)n, text);
+        }
+        b->nomem |= !text;
+        kfree(text);
+    } else if (kind == NP_NODES) {
         gen_nodes(b);
     } else if (kind == NP_STATS) {
         gen_stats(b);
@@ -546,6 +569,17 @@ static long np_read(struct file *f, void *buf, size_t n, uint64_t *pos)
 
 static long np_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
 {
+    const struct netproc_file *sf = sub_file(np_kind(f->inode));
+    if (sf && sf->store) {
+        char text[128];
+        size_t k = n < sizeof text - 1 ? n : sizeof text - 1;
+        memcpy(text, buf, k);
+        text[k] = 0;
+        while (k && (text[k - 1] == '\n' || text[k - 1] == ' '))
+            text[--k] = 0;
+        long r = sf->store(text);
+        return r < 0 ? r : (long)n;
+    }
     if (np_kind(f->inode) != NP_CTL)
         return -EACCES;
     return ctl_write(f, buf, n, pos);
@@ -570,6 +604,8 @@ static int np_lookup(struct inode *dir, const char *name, size_t len, struct ino
     for (int k = NP_NODES; k < NP_COUNT && !ino; k++)
         if (strlen(np_files[k].name) == len && memcmp(np_files[k].name, name, len) == 0)
             ino = np_inode[k];
+    if (!ino && sub_inode[0] && strlen(sub_name) == len && memcmp(sub_name, name, len) == 0)
+        ino = sub_inode[0];
     if (!ino)
         return -ENOENT;
     inode_get(ino);
@@ -586,6 +622,41 @@ static int np_readdir(struct file *f, struct dirent_sink *sink)
         if (!dirent_emit(sink, np_files[k].name, strlen(np_files[k].name), NP_INO(k), np_files[k].mode))
             return 0;
     }
+    if (f->pos == 2 + NP_COUNT - 1 && sub_inode[0]) {
+        if (!dirent_emit(sink, sub_name, strlen(sub_name), NP_INO(NP_SUB_FIRST), S_IFDIR))
+            return 0;
+        f->pos++;
+    }
+    return 0;
+}
+
+static int sub_lookup(struct inode *dir, const char *name, size_t len, struct inode **out)
+{
+    struct inode *ino = NULL;
+    if (len == 2 && name[0] == '.' && name[1] == '.')
+        ino = np_inode[NP_DIR];
+    else if (len == 1 && name[0] == '.')
+        ino = dir;
+    for (int i = 0; i < nsub && !ino; i++)
+        if (strlen(sub_files[i].name) == len && memcmp(sub_files[i].name, name, len) == 0)
+            ino = sub_inode[i + 1];
+    if (!ino)
+        return -ENOENT;
+    inode_get(ino);
+    *out = ino;
+    return 0;
+}
+
+static int sub_readdir(struct file *f, struct dirent_sink *sink)
+{
+    if (!dirent_emit_dots(f, sink))
+        return 0;
+    for (; f->pos >= 2 && f->pos < 2 + (uint64_t)nsub; f->pos++) {
+        const struct netproc_file *sf = &sub_files[f->pos - 2];
+        if (!dirent_emit(sink, sf->name, strlen(sf->name), NP_INO(NP_SUB_FIRST + 1 + (int)f->pos - 2),
+                         S_IFREG | (sf->store ? 0644 : 0444)))
+            return 0;
+    }
     return 0;
 }
 
@@ -598,6 +669,30 @@ static const struct file_ops np_file_fops = {
     .write = np_write,
     .release = np_release,
 };
+
+static const struct inode_ops sub_dir_iops = { .lookup = sub_lookup };
+static const struct file_ops sub_dir_fops = { .readdir = sub_readdir };
+
+int netproc_add_dir(const char *name, const struct netproc_file *files, int n)
+{
+    if (sub_inode[0] || n > NP_SUB_MAX || !np_inode[NP_DIR])
+        return -EBUSY;
+    for (int i = 0; i <= n; i++) {
+        uint32_t mode = i == 0 ? S_IFDIR | 0555 : S_IFREG | (files[i - 1].store ? 0644 : 0444);
+        struct inode *ino = inode_alloc(procfs_device(), mode);
+        if (!ino)
+            return -ENOMEM;
+        ino->ino = NP_INO(NP_SUB_FIRST + i);
+        ino->nlink = i == 0 ? 2 : 1;
+        ino->iops = i == 0 ? &sub_dir_iops : &np_file_iops;
+        ino->fops = i == 0 ? &sub_dir_fops : &np_file_fops;
+        sub_inode[i] = ino;
+    }
+    sub_name = name;
+    sub_files = files;
+    nsub = n;
+    return 0;
+}
 
 static struct inode *np_dir_get(void)
 {
