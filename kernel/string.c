@@ -10,11 +10,15 @@
  * loop back into a call to memcpy/memset, which here would recurse forever.
  */
 
+/* Eight bytes per iteration too (see memcpy): pages are zeroed here, and structures cleared. */
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
+	size_t words = n / 8, tail = n % 8;
+	uint64_t v = (uint64_t)(unsigned char)c * 0x0101010101010101ull;
 
-	asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	asm volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(v) : "memory");
+	asm volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(v) : "memory");
 	return dst;
 }
 

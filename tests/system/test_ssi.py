@@ -97,3 +97,43 @@ def test_cluster_process_table(kernel, cluster_name):
         assert time.monotonic() - start < harness.timeout(3) + 5, \
             f"node 2's processes still listed on node 0 after its death: {left}"
     assert pid1 in t0, f"node 1's sleep vanished with node 2:\n{t0}"
+
+
+LONG_ARGS = " ".join(["0"] * 92)        # `sleep 1000 I 0 0 ...`: 197-199 bytes, whole in a record
+SLEEPERS = 240                          # x ~295-byte records: more than one 64 KiB "list" page
+
+
+def cmdlines(name, k, first, last):
+    """{pid: command line} of every pid in first..last that node k's /proc lists."""
+    out = run(name, k, f"cd /proc; for p in *; do [ \"$p\" -ge {first} -a \"$p\" -le {last} ] 2>/dev/null && "
+                       f"echo \"$p $(tr '\\0' ' ' < $p/cmdline)\"; done; true", timeout=harness.timeout(120))
+    table = {}
+    for line in out.splitlines():
+        m = re.match(r"(\d+) (.*)$", line)
+        if m:
+            table[int(m.group(1))] = m.group(2).rstrip()
+    return table
+
+
+def test_listing_has_no_cap(kernel, cluster_name):
+    """A node with many processes with long command lines is listed whole on another node: the
+    "list" service pages its answer (docs/SSI.md), nothing is left out."""
+    name = cluster_name
+    p = harness.cluster("up", "-n", "2", "--name", name, "--mem", "192", "--timeout", str(UP_TIMEOUT),
+                        limit=UP_TIMEOUT + 120)
+    assert p.returncode == 0, f"`tools/cluster up -n 2` failed\n{explain(p, name, 2)}"
+    run(name, 1, f"i=0; while [ $i -lt {SLEEPERS} ]; do sleep 1000 $i {LONG_ARGS} >/dev/null 2>&1 & "
+                 f"i=$((i+1)); done; echo started", timeout=harness.timeout(180))
+    local = {pid: cmd for pid, cmd in cmdlines(name, 1, 10002, 19999).items() if cmd.startswith("sleep 1000 ")}
+    assert len(local) == SLEEPERS, f"node 1 itself lists {len(local)} of {SLEEPERS} sleeps"
+    assert all(len(cmd) >= 195 for cmd in local.values()), "command lines should be about 200 bytes"
+
+    seen = {pid: cmd for pid, cmd in cmdlines(name, 0, 10002, 19999).items() if cmd.startswith("sleep 1000 ")}
+    missing = sorted(set(local) - set(seen))
+    assert not missing, f"node 0 lists {len(seen)} of node 1's {SLEEPERS} sleeps; missing: {missing[:20]}..."
+    wrong = [pid for pid in local if seen[pid] != local[pid]]
+    assert not wrong, f"command lines differ on node 0: {[(p, seen[p], local[p]) for p in wrong[:3]]}"
+    assert set(seen) == set(local), f"node 0 lists sleeps node 1 does not: {sorted(set(seen) - set(local))}"
+
+    out = run(name, 0, "ps | grep -c '[s]leep 1000 '")
+    assert int(out.strip().splitlines()[-1]) == SLEEPERS, f"ps on node 0 does not list all {SLEEPERS}:\n{out}"
