@@ -417,9 +417,10 @@ void balancer_init(const struct boot_options *o)
     }
     random_bytes(&rnd, sizeof rnd);
     rnd |= 1;
+    /* A self-test boot measures the kernel alone (fairness, memory): no balancer thread there. */
     if (rpc_register(RPC_SVC_BAL_INFO, svc_info) != 0 || net_register_peer_notifier(peer_event, NULL) != 0 ||
         netproc_add_dir("balancer", files, (int)(sizeof files / sizeof files[0])) != 0 ||
-        !kthread_create("balancer", balancer_thread, NULL))
+        (!o->ktest && !kthread_create("balancer", balancer_thread, NULL)))
         printk(LOG_ERR, "balancer: cannot start; this node will not balance\n");
     printk(LOG_INFO, "balancer: CPU speed %u (1000 = reference), %s\n", speed, params.enabled ? "on" : "off");
 }

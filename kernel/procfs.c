@@ -668,8 +668,21 @@ struct pnode {
 
 #define PNODE_SWEEP_AT 1024             /* cache size that triggers a sweep on lookup */
 
-static struct list_head pnodes = LIST_HEAD_INIT(pnodes);
+#define PNODE_BUCKETS 512               /* hash of (type, pid, fd): lookups stay O(1) with thousands */
+
+static struct list_head pnode_hash[PNODE_BUCKETS];
 static unsigned npnodes;
+static unsigned sweep_at = PNODE_SWEEP_AT;      /* next sweep: twice what the last one kept */
+
+/* The bucket of (type, pid, fd); pnode_lock held. */
+static struct list_head *pnode_bucket(enum ptype type, int pid, int fd)
+{
+    uint32_t h = ((uint32_t)pid * 2654435761u) ^ ((uint32_t)type * 40503u) ^ (uint32_t)fd;
+    struct list_head *b = &pnode_hash[(h ^ (h >> 16)) % PNODE_BUCKETS];
+    if (!b->next)
+        list_init(b);
+    return b;
+}
 static struct spinlock pnode_lock = SPINLOCK_INIT("procfs");
 static struct inode *root_inode;
 static uint32_t procfs_dev;             /* st_dev of every /proc inode, from vfs_alloc_dev("proc") */
@@ -709,7 +722,8 @@ static struct inode *pnode_get(enum ptype type, int pid, int fd, uint32_t mode)
     uint64_t f = spin_lock_irqsave(&pnode_lock);
     struct list_head *pos;
     struct inode *ino = NULL;
-    list_for_each(pos, &pnodes) {
+    struct list_head *bucket = pnode_bucket(type, pid, fd);
+    list_for_each(pos, bucket) {
         struct pnode *n = list_entry(pos, struct pnode, link);
         if (n->type == type && n->pid == pid && n->fd == fd) {
             ino = n->inode;
@@ -734,7 +748,7 @@ static struct inode *pnode_get(enum ptype type, int pid, int fd, uint32_t mode)
             ino->iops = S_ISDIR(mode) ? &proc_dir_iops : S_ISLNK(mode) ? &proc_link_iops : &proc_file_iops;
             ino->fops = S_ISDIR(mode) ? &proc_dir_fops : S_ISLNK(mode) ? &proc_link_fops : &proc_file_fops;
             ino->priv = n;
-            list_add_tail(&n->link, &pnodes);
+            list_add_tail(&n->link, bucket);
             npnodes++;
             inode_get(ino);             /* one reference stays with the cache */
         }
@@ -765,14 +779,20 @@ static void pnode_sweep(void)
     struct list_head dead = LIST_HEAD_INIT(dead);
     uint64_t f = spin_lock_irqsave(&pnode_lock);
     struct list_head *pos, *next;
-    list_for_each_safe(pos, next, &pnodes) {
-        struct pnode *n = list_entry(pos, struct pnode, link);
-        if (n->pid && n->inode->refcount == 1 && !pid_local(n->pid) && !ssi_remote_get(n->pid, NULL, false)) {
-            list_del(&n->link);
-            list_add_tail(&n->link, &dead);
-            npnodes--;
+    for (int b = 0; b < PNODE_BUCKETS; b++) {
+        if (!pnode_hash[b].next)
+            continue;
+        list_for_each_safe(pos, next, &pnode_hash[b]) {
+            struct pnode *n = list_entry(pos, struct pnode, link);
+            if (n->pid && n->inode->refcount == 1 && !pid_local(n->pid) && !ssi_remote_get(n->pid, NULL, false)) {
+                list_del(&n->link);
+                list_add_tail(&n->link, &dead);
+                npnodes--;
+            }
         }
     }
+    /* amortized: the next sweep when the cache has doubled, not at every lookup past the mark */
+    sweep_at = npnodes * 2 > PNODE_SWEEP_AT ? npnodes * 2 : PNODE_SWEEP_AT;
     spin_unlock_irqrestore(&pnode_lock, f);
     while (!list_empty(&dead)) {
         struct pnode *n = list_first_entry(&dead, struct pnode, link);
@@ -899,7 +919,7 @@ static int proc_lookup(struct inode *dir, const char *name, size_t len, struct i
             ino = procfs_root();
     } else if (d->type == PT_ROOT) {
         int pid = parse_number(name, len);
-        if (__atomic_load_n(&npnodes, __ATOMIC_RELAXED) >= PNODE_SWEEP_AT)
+        if (__atomic_load_n(&npnodes, __ATOMIC_RELAXED) >= __atomic_load_n(&sweep_at, __ATOMIC_RELAXED))
             pnode_sweep();
         if (pid > 0) {
             if (!pid_alive(pid))
