@@ -4,9 +4,9 @@
 # against a local one, migration time and freeze time for 1, 16 and 64 MiB, migration throughput
 # against the raw bulk throughput); then listing the cluster-wide process table (bench/listbench:
 # ps and ls /proc on 8 nodes running 500 processes, cold and warm, against the same 500 on one
-# node). Needs root and TCG time: about 4 minutes (listbench: 7 more while /proc lookups are
-# O(n) per pid, see its notes). Results: $(B)/bench/results.json,
-# $(B)/bench/ssi.json and $(B)/bench/list-results.json.
+# node); then fork and forget (bench/balbench: 8 CPU-bound jobs on 2 nodes with the balancer off
+# and on, and how fast 16 jobs spread over 4 nodes). Needs root and TCG time: about 10 minutes.
+# Results: $(B)/bench/results.json, ssi.json, list-results.json and balance.json.
 BENCH_OUT := $(B)/bench
 BENCH_AFPACKET := $(BENCH_OUT)/afpacket
 
@@ -18,4 +18,5 @@ $(BENCH_AFPACKET): bench/afpacket.c | $(DEPS_STAMP)
 bench: all $(BENCH_AFPACKET)
 	$(PYTHON) bench/netbench --build $(B)
 	$(PYTHON) bench/ssibench --build $(B)
+	$(PYTHON) bench/balbench --build $(B)
 	$(PYTHON) bench/listbench --build $(B)
