@@ -138,6 +138,11 @@ static int svc_info(int from, const void *req, size_t len, void *resp, size_t ca
         return -EINVAL;
     struct bal_node n = { w.node, w.load, w.speed, w.free_kb, w.procs, clock_ns() };
     uint64_t f = irq_save();
+    /* News the peer sent before a process we just sent it arrived would undo our count of it. */
+    for (int i = 0; i < window.n; i++)
+        if (window.peers[i].node == n.node && window.peers[i].load > n.load &&
+            n.stamp_ns - window.peers[i].stamp_ns < 2 * params.period_ns)
+            n.load = window.peers[i].load;
     bal_heard(&window, &n);
     heard_speed(w.speed);
     st.gossip_received++;

@@ -40,7 +40,8 @@ def find(name, k, cmd, timeout=10):
 
 def test_deputy(kernel, cluster_name):
     name = cluster_name
-    p = harness.cluster("up", "-n", str(N), "--name", name, "--timeout", str(UP_TIMEOUT), limit=UP_TIMEOUT + 120)
+    p = harness.cluster("up", "-n", str(N), "--name", name, "--append", "balance=off",
+                        "--timeout", str(UP_TIMEOUT), limit=UP_TIMEOUT + 120)
     assert p.returncode == 0, f"`tools/cluster up -n {N}` failed\n{explain(p, name)}"
 
     # A pipeline on node 1 prints what it prints here; its status (also non-zero) comes back.
@@ -56,6 +57,14 @@ def test_deputy(kernel, cluster_name):
     assert "through-the-deputy" in out and "rc=127" in out, out
     out = run(name, 0, "on 9 true 2>&1; echo rc=$?")
     assert "rc=125" in out and "Host is down" in out, f"`on` to a node that is not up should fail:\n{out}"
+
+    # mon: every node's load and memory as bars, inside (one frame) and from the host.
+    out = run(name, 1, "mon -n 1")
+    assert "4 of 4 nodes up" in out and len(re.findall(r"^\s+\d+\s+[#.]{30}\s+\d+\s+\d+\s+[#.]{30} [\d.]+M$",
+                                                           out, re.M)) == N, f"mon -n 1:\n{out}"
+    p = harness.cluster("mon", "--name", name, "--count", "1", "--node", "2")
+    assert p.returncode == 0 and "4 of 4 nodes up" in p.stdout and p.stdout.count("M\n") == N, \
+        f"tools/cluster mon --count 1:\n{p.stdout}\n{p.stderr}"
 
     # A parent on node 0 waits for 8 children on nodes 1, 2 and 3 and gets every status.
     out = run(name, 0, 'pids=""; for i in 1 2 3 4 5 6 7 8; do '

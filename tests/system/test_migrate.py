@@ -49,7 +49,8 @@ PIPE = "seq 1 1500000 | md5sum"
 
 def test_migrate(kernel, cluster_name):
     name = cluster_name
-    p = harness.cluster("up", "-n", str(N), "--mem", str(MEM), "--name", name, "--timeout", str(UP_TIMEOUT),
+    p = harness.cluster("up", "-n", str(N), "--mem", str(MEM), "--name", name, "--append", "balance=off",
+                        "--timeout", str(UP_TIMEOUT),
                         limit=UP_TIMEOUT + 120)
     assert p.returncode == 0, f"`tools/cluster up -n {N}` failed\n{explain(p, name)}"
 

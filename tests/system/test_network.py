@@ -258,7 +258,10 @@ def test_injected_frames_crash_nothing_and_are_all_dropped(four):
         assert got + missed >= sent, \
             f"node {k}: {sent} hostile frames reached it, only {got} counted as dropped " \
             f"({missed} missed by the NIC); drop counters moved by {delta}; injector: {rep}"
-        assert got <= sent + max(20, sent // 50), \
+        # Legitimate duplicates too: a frame another node resent (its ACK came late on a loaded
+        # host) arrives twice and is counted like a replay; allow those.
+        resent = sum(after[j].get("retransmits", 0) - before[j].get("retransmits", 0) for j in range(4) if j != k)
+        assert got <= sent + max(20, sent // 50) + 2 * resent, \
             f"node {k}: {got} drops for {sent} injected frames: legitimate frames dropped? {delta}"
     for k in range(4):
         assert four.members(k) == 4, f"node {k} lost members during the injection\n{four.tail(k)}"
