@@ -258,11 +258,10 @@ static void balancer_thread(void *arg)
         struct bal_node me = self;
         irq_restore(f);
         st.periods++;
-        if (net_nodes_up() < 2)
-            continue;
+        if (net_nodes_up() < 2 || !params.enabled)
+            continue;                   /* off: silent too (peers forget this node's figures) */
         gossip(&me);
-        if (params.enabled)
-            decide(&s);
+        decide(&s);
     }
 }
 

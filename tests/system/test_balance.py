@@ -70,6 +70,10 @@ def test_balance(kernel, cluster_name):
     assert p.returncode == 0, f"`tools/cluster up -n {N}` failed\n{explain(p, name)}"
     for k in range(N):
         assert run(name, k, "cat /proc/cluster/balancer/enabled").strip() == "1", "balancing is on by default"
+    # The console shells the commands go through stay at home (busy running them, they would be
+    # worth moving too, and then node 0's commands would run elsewhere).
+    for k in range(N):
+        run(name, k, "lock $PPID")
 
     # 16 jobs forked at node 0, and nothing else asked. (The shell that forks them is locked: busy
     # forking, it would be worth moving too, and then they would be forked elsewhere.)
