@@ -120,6 +120,26 @@ void bal_heard(struct bal_window *w, const struct bal_node *info)
     w->n = keep + 1;
 }
 
+void bal_gossip_heard(const struct bal_params *p, struct bal_window *w, const struct bal_node *info)
+{
+    win_check(w);
+    struct bal_node n = *info;
+    n.sent_ns = 0;
+    for (int i = 0; i < w->n; i++) {
+        const struct bal_node *e = &w->peers[i];
+        if (e->node != n.node || !e->sent_ns)
+            continue;
+        uint64_t hold = 2 * (p->period_ns ? p->period_ns : NS_PER_S);
+        if (n.stamp_ns < e->sent_ns + hold) {
+            n.sent_ns = e->sent_ns;
+            if (n.load < e->load)
+                n.load = e->load;
+        }
+        break;
+    }
+    bal_heard(w, &n);
+}
+
 void bal_forget(struct bal_window *w, int node)
 {
     win_check(w);
@@ -224,6 +244,7 @@ void bal_moved_out(struct bal_node *self, struct bal_window *w, int32_t target, 
         take_kb(&upd.free_kb, size_kb(size_bytes));
         if (upd.stamp_ns < now_ns)
             upd.stamp_ns = now_ns;
+        upd.sent_ns = now_ns;
         bal_heard(w, &upd);                 /* moves it to its place, freshest first */
         return;
     }

@@ -33,6 +33,8 @@ struct bal_node {
     uint32_t procs;                     /* processes it runs that could move */
     uint64_t stamp_ns;                  /* when it was measured, on the receiver's clock (a receiver
                                          * stamps gossip with its clock when it arrives) */
+    uint64_t sent_ns;                   /* window entries only: when this node last sent it a process
+                                         * (bal_moved_out; 0: never); not part of gossip */
 };
 
 /* One process this node runs, as the balancer sees it. */
@@ -76,6 +78,12 @@ struct bal_window {
 /* A peer's gossip arrived (replaces its older entry unless info is older still; drops the
  * stalest when full). The caller skips entries about itself (forwarded gossip). */
 void bal_heard(struct bal_window *w, const struct bal_node *info);
+/* Gossip from a peer arrived (info stamped on arrival, sent_ns ignored): bal_heard, except that for
+ * two periods after this node sent the peer a process (the entry's sent_ns), a load lower than the
+ * entry's is not believed: the peer may have measured it before the process arrived, and believing
+ * it would send the peer a second process for the same room. Only the load is held, and only for
+ * that time from the send, however often the peer speaks. */
+void bal_gossip_heard(const struct bal_params *p, struct bal_window *w, const struct bal_node *info);
 /* A peer is gone (down): forget it. */
 void bal_forget(struct bal_window *w, int node);
 

@@ -99,9 +99,9 @@ static bool sample_one(struct process *p, void *arg)
         s->runnable++;                  /* (one asked to leave counts where it goes already) */
     uint64_t ticks = p->utime_ticks + p->stime_ticks;
     uint64_t cpu = (ticks - p->bal_prev_ticks) * (NSEC_PER_SEC / HZ);
-    uint64_t calls = p->calls_fwd - p->bal_prev_calls;
+    uint64_t calls = p->calls_home - p->bal_prev_calls;
     p->bal_prev_ticks = ticks;
-    p->bal_prev_calls = p->calls_fwd;
+    p->bal_prev_calls = p->calls_home;
     if (s->n == MAX_CANDIDATES)
         return true;
     uint64_t since = p->start_ns;       /* its age predicts how long it will still run */
@@ -136,14 +136,9 @@ static int svc_info(int from, const void *req, size_t len, void *resp, size_t ca
     memcpy(&w, req, sizeof w);
     if (w.node != from || w.speed == 0 || w.node == node_self())
         return -EINVAL;
-    struct bal_node n = { w.node, w.load, w.speed, w.free_kb, w.procs, clock_ns() };
+    struct bal_node n = { w.node, w.load, w.speed, w.free_kb, w.procs, clock_ns(), 0 };
     uint64_t f = irq_save();
-    /* News the peer sent before a process we just sent it arrived would undo our count of it. */
-    for (int i = 0; i < window.n; i++)
-        if (window.peers[i].node == n.node && window.peers[i].load > n.load &&
-            n.stamp_ns - window.peers[i].stamp_ns < 2 * params.period_ns)
-            n.load = window.peers[i].load;
-    bal_heard(&window, &n);
+    bal_gossip_heard(&params, &window, &n);
     heard_speed(w.speed);
     st.gossip_received++;
     irq_restore(f);

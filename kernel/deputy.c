@@ -782,7 +782,7 @@ static long forward(struct process *p, long nr, const uint64_t *a)
     int r = send_msg(p->home, &m, buf, len);
     kfree(buf);
     st.calls_forwarded++;
-    p->calls_fwd++;
+    p->calls_home++;
     if (r)
         return r == -EHOSTDOWN ? -EIO : r;
     return await_result(p);
@@ -878,6 +878,13 @@ static bool runs_here(long nr)
     default:
         return false;
     }
+}
+
+bool deputy_call_needs_home(long nr, uint64_t mmap_flags)
+{
+    if (runs_here(nr) || nr == NR_rt_sigaction)
+        return false;
+    return nr != NR_mmap || !(mmap_flags & MAP_ANONYMOUS);
 }
 
 long deputy_remote_syscall(long nr, struct trap_frame *tf)

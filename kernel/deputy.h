@@ -54,6 +54,10 @@ static inline bool deputy_current(void);
 /* ---- remote side ---- */
 /* The system call of the current REMOTE process: forwarded or run here. */
 long deputy_remote_syscall(long nr, struct trap_frame *tf);
+/* Would system call nr (mmap: with these flags) be served by the deputy if the caller ran away
+ * from home? Counted for processes at home too, so the balancer sees I/O-bound processes before
+ * it moves them. */
+bool deputy_call_needs_home(long nr, uint64_t mmap_flags);
 long deputy_remote_fork(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64_t child_tid, uint64_t tls);
 void deputy_remote_exit(struct process *p, int status);
 /* Moving on: the deputy is told first and holds signals (0, or the process dies with a home that

@@ -107,7 +107,8 @@ struct process {
     int migrate_reason;             /* its enum bal_reason */
     uint32_t migrate_load;          /* this node's load as the balancer's decision saw it */
     uint64_t moved_ns;              /* when it arrived here (0: born here, never moved) */
-    uint64_t calls_fwd;             /* system calls it sent home (running away from home) */
+    uint64_t calls_home;            /* system calls that depend on home: sent there when it runs
+                                     * away, counted at home too (the balancer's I/O measure) */
     uint64_t bal_prev_ticks, bal_prev_calls;    /* the balancer's last sample */
 };
 

@@ -66,10 +66,13 @@ void syscall_dispatch(struct trap_frame *tf)
     irq_enable();
     long nr = (long)tf->rax, ret;
     struct process *p = t->proc;
-    if (p && p->kind == PROC_REMOTE)        /* runs away from home: its deputy may have to do it */
+    if (p && p->kind == PROC_REMOTE) {      /* runs away from home: its deputy may have to do it */
         ret = deputy_remote_syscall(nr, tf);
-    else
+    } else {
+        if (p && deputy_call_needs_home(nr, tf->r10))
+            p->calls_home++;
         ret = syscall_invoke(nr, tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
+    }
     if (nr != NR_rt_sigreturn)
         tf->rax = ret;
     sched_preempt_point(tf);

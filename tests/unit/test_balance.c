@@ -579,6 +579,41 @@ static void test_accept_and_accounting(void)
     CHECK(in.load == UINT32_MAX);
 }
 
+/* Gossip after a send: a lower load is held for two periods from the send (the peer may have
+ * measured before the process arrived), then believed, however often the peer speaks in between
+ * (a hold renewed by each message never ended on 2 nodes, where a peer speaks every period). */
+static void test_gossip_hold(void)
+{
+    struct bal_node self = node(0, 8000, 100000, NOW);
+    struct bal_node peer = node(1, 1000, 100000, NOW - MS);
+    struct bal_window w;
+    window_of(&w, &peer, 1);
+    bal_moved_out(&self, &w, 1, 1 << 20, NOW);
+    CHECK(w.peers[0].load == 2000 && w.peers[0].sent_ns == NOW);
+    for (uint64_t t = NOW + 50 * MS; t < NOW + 2 * P.period_ns; t += 50 * MS) {
+        struct bal_node g = node(1, 1000, 100000, t);
+        bal_gossip_heard(&P, &w, &g);
+        CHECK(w.n == 1 && w.peers[0].load == 2000 && w.peers[0].stamp_ns == t);
+    }
+    struct bal_node higher = node(1, 3000, 100000, NOW + 2 * P.period_ns - MS);
+    bal_gossip_heard(&P, &w, &higher);
+    CHECK(w.peers[0].load == 3000);             /* more than we counted: believed at once */
+    struct bal_node after = node(1, 1000, 100000, NOW + 2 * P.period_ns);
+    bal_gossip_heard(&P, &w, &after);
+    CHECK(w.peers[0].load == 1000 && w.peers[0].sent_ns == 0);
+    struct bal_node later = node(1, 900, 100000, NOW + 3 * P.period_ns);
+    bal_gossip_heard(&P, &w, &later);
+    CHECK(w.peers[0].load == 900);
+    /* a peer never sent anything, and a gossip's own sent_ns (not part of gossip): believed */
+    struct bal_node other = node(2, 700, 100000, NOW + 4 * P.period_ns);
+    other.sent_ns = NOW + 4 * P.period_ns;
+    bal_gossip_heard(&P, &w, &other);
+    CHECK(w.n == 2 && w.peers[0].node == 2 && w.peers[0].load == 700 && w.peers[0].sent_ns == 0);
+    struct bal_node lower = node(2, 100, 100000, NOW + 4 * P.period_ns + MS);
+    bal_gossip_heard(&P, &w, &lower);
+    CHECK(w.peers[0].load == 100);
+}
+
 /* Whatever the loads and speeds, a load move, once done, never makes the reverse move look good
  * to the target: the same inequality from both sides, with hysteresis twice in between. */
 static void test_no_ping_pong(void)
@@ -773,6 +808,7 @@ int main(void)
     RUN(test_memory);
     RUN(test_io_home);
     RUN(test_accept_and_accounting);
+    RUN(test_gossip_hold);
     RUN(test_no_ping_pong);
     RUN(test_cluster_burst);
     RUN(test_cluster_uneven);

@@ -346,8 +346,10 @@ static void tick(int k)
         /* MOSIX-style: also pass on the freshest entries heard (not the receiver's own) */
         for (int j = 0; j < nd->win.n && e->ninfo <= cfg.forward; j++) {
             const struct bal_node *w = &nd->win.peers[j];
-            if (w->node != to[i] && now - w->stamp_ns <= cfg.par.stale_ns)
-                e->info[e->ninfo++] = *w;
+            if (w->node != to[i] && now - w->stamp_ns <= cfg.par.stale_ns) {
+                e->info[e->ninfo] = *w;
+                e->info[e->ninfo++].sent_ns = 0;        /* the sender's sends are not the receiver's */
+            }
         }
     }
 
@@ -733,7 +735,10 @@ int main(int argc, char **argv)
              * sent (the message's delay is not known to the receiver) */
             for (int i = 0; i < g->ninfo; i++) {
                 g->info[i].stamp_ns = i == 0 ? now : g->info[i].stamp_ns + cfg.delay;
-                bal_heard(&nodes[g->to].win, &g->info[i]);
+                if (i == 0)
+                    bal_gossip_heard(&cfg.par, &nodes[g->to].win, &g->info[i]);
+                else
+                    bal_heard(&nodes[g->to].win, &g->info[i]);
             }
             fifo_head = (fifo_head + 1) % fifo_cap;
             fifo_n--;
