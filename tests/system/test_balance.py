@@ -5,7 +5,9 @@ nodes anything while they work.
   * 16 CPU-bound jobs forked at node 0 run 4 per node within 5 s, print what they print on one node,
     and none moves more than twice over the minute of steady load;
   * a node whose own (locked) work ends gets work; a node that rejoins the cluster gets work;
-  * a process that needs more memory than its node has left is moved to a node with room, finishes."""
+  * a process that needs more memory than its node has left is moved to a node with room, finishes;
+  * on 2 nodes (where each node hears the other every period), 8 jobs from node 0 run 4 and 4 and
+    stay so; the login shells, busy reading their profiles at boot, were not moved."""
 
 import collections
 import re
@@ -70,6 +72,8 @@ def test_balance(kernel, cluster_name):
     assert p.returncode == 0, f"`tools/cluster up -n {N}` failed\n{explain(p, name)}"
     for k in range(N):
         assert run(name, k, "cat /proc/cluster/balancer/enabled").strip() == "1", "balancing is on by default"
+        assert run(name, k, "cat /proc/$PPID/where").strip() == str(k), \
+            f"node {k}'s login shell was moved: {run(name, k, 'cat /proc/cluster/balancer/log')}"
     # The console shells the commands go through stay at home (busy running them, they would be
     # worth moving too, and then node 0's commands would run elsewhere).
     for k in range(N):
@@ -143,3 +147,32 @@ def test_balance(kernel, cluster_name):
     assert re.search(rf"memhog {want_mib} MiB ok on node [123]\b", out), \
         f"a {want_mib} MiB process on a node with {free0} MiB free should have been moved and finished:\n{out}"
     assert "memory" in run(name, 0, "cat /proc/cluster/balancer/log")
+
+
+def test_balance_two_nodes(kernel, cluster_name):
+    """Each node hears the other every period here: news of the peer must not stick (a peer's busy
+    moment, held as long as it kept speaking, once stopped all balancing after one move)."""
+    name = cluster_name
+    p = harness.cluster("up", "-n", "2", "--mem", "192", "--name", name, "--timeout", str(UP_TIMEOUT),
+                        limit=UP_TIMEOUT + 120)
+    assert p.returncode == 0, f"`tools/cluster up -n 2` failed\n{explain(p, name)}"
+    for k in range(2):
+        assert run(name, k, "cat /proc/$PPID/where").strip() == str(k), \
+            f"node {k}'s login shell was moved: {run(name, k, 'cat /proc/cluster/balancer/log')}"
+    for rnd in range(2):
+        out = run(name, 0, f"lock $$; rm -f /tmp/d.*; for i in $(seq 1 8); do {CPUWORK} 2500 250 > /tmp/d.$i & done; "
+                           "wait; cat /tmp/d.*")
+        lines, results = timelines(out)
+        assert len(lines) == 8 and len(set(results.values())) == 1, f"8 equal results expected:\n{out}"
+        first = min(start for start, end, s in lines.values())
+        steady_end = min(end for start, end, s in lines.values())
+        t, converged = first, None
+        while t < steady_end:
+            if sorted(spread_at(lines, t).values()) == [4, 4]:
+                converged = t - first
+                break
+            t += 0.1
+        mid = spread_at(lines, (first + converged + steady_end) / 2) if converged is not None else None
+        print(f"round {rnd}: 4 and 4 after {converged} s of {steady_end - first:.0f} s; then {mid}")
+        assert converged is not None, f"round {rnd}: never 4 and 4: {lines}"
+        assert sorted(mid.values()) == [4, 4], f"round {rnd}: not 4 and 4 any more: {lines}"
