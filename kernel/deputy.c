@@ -867,7 +867,7 @@ static bool runs_here(long nr)
     switch (nr) {
     case NR_mprotect: case NR_munmap: case NR_brk: case NR_mremap: case NR_madvise:
     case NR_rt_sigprocmask: case NR_rt_sigreturn: case NR_rt_sigpending: case NR_rt_sigsuspend:
-    case NR_sigaltstack: case NR_pause: case NR_nanosleep: case NR_clock_nanosleep:
+    case NR_sigaltstack: case NR_pause: case NR_nanosleep: case NR_clock_nanosleep: case NR_restart_syscall:
     case NR_clock_gettime: case NR_clock_getres: case NR_gettimeofday: case NR_time:
     case NR_getpid: case NR_gettid: case NR_set_tid_address: case NR_arch_prctl: case NR_sched_yield:
     case NR_exit: case NR_exit_group: case NR_getitimer: case NR_setitimer: case NR_alarm:

@@ -46,4 +46,6 @@
 #define ETIMEDOUT 110
 #define EHOSTDOWN 112
 #define ERESTARTSYS 512     /* internal: restart the system call after a handler with SA_RESTART */
+#define ERESTART_RESTARTBLOCK 516   /* internal: without a handler, go on by restart_syscall (a sleep
+                                     * with what was left of it); with one, -EINTR */
 #define ESTALE 116

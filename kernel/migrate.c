@@ -33,7 +33,7 @@ void signal_cancel_alarm(struct process *p);
 void signal_return_to_user(struct trap_frame *tf, long ret);
 
 #define IMAGE_MAGIC 0x53484f49u         /* "SHOI" */
-#define IMAGE_VERSION 1
+#define IMAGE_VERSION 2
 #define IMAGE_NEW 1                     /* start this process here */
 #define IMAGE_EXEC 2                    /* the new program of a process running here */
 #define IMAGE_MAX_VMAS 4096
@@ -68,6 +68,7 @@ struct image_hdr {
     uint32_t nfiles;                    /* struct image_file after the VMAs */
     int32_t auto_reason;                /* a balancer's move: why (enum bal_reason) */
     uint32_t pad4;
+    uint64_t restart_deadline_ns, restart_rem;  /* an interrupted sleep's restart block */
 };
 
 /* An image that came home, for its deputy's task (migrate_come_home). */
@@ -458,6 +459,26 @@ static int pages(struct pending *q, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* What an arriving process takes from its image wherever it arrives (a new process here, or its
+ * deputy's at home): handlers, times, clocks, lock and restart block. Signal state and identity
+ * differ between the two (at home the deputy kept them) and are done by the callers. */
+static void take_run_state(struct process *p, const struct image_hdr *h)
+{
+    memcpy(p->sigactions, h->sigactions, sizeof p->sigactions);
+    p->altstack_sp = h->altstack_sp;
+    p->altstack_size = h->altstack_size;
+    p->altstack_flags = h->altstack_flags;
+    p->utime_ticks = h->utime;
+    p->stime_ticks = h->stime;
+    p->clear_child_tid = h->clear_child_tid;
+    p->locked = h->locked;
+    p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
+    p->moved_ns = clock_ns();
+    p->bal_prev_ticks = h->utime + h->stime;
+    p->restart_deadline_ns = h->restart_deadline_ns;
+    p->restart_rem = h->restart_rem;
+}
+
 static int start_arrival(const struct image_hdr *h, struct mm *mm, const char *cmdline)
 {
     struct process *p = proc_new_blank();
@@ -484,26 +505,16 @@ static int start_arrival(const struct image_hdr *h, struct mm *mm, const char *c
         memcpy(p->cmdline, cmdline, h->cmdline_len);
         p->cmdline_len = h->cmdline_len;
     }
-    memcpy(p->sigactions, h->sigactions, sizeof p->sigactions);
     memcpy(p->sig_code, h->sig_code, sizeof p->sig_code);
     memcpy(p->sig_from, h->sig_from, sizeof p->sig_from);
     p->sig_blocked = h->sig_blocked;
     p->sig_pending = h->sig_pending;
-    p->altstack_sp = h->altstack_sp;
-    p->altstack_size = h->altstack_size;
-    p->altstack_flags = h->altstack_flags;
     memcpy(p->rlimits, h->rlimits, sizeof p->rlimits);
-    p->utime_ticks = h->utime;
-    p->stime_ticks = h->stime;
     uint64_t now = clock_ns();
     p->start_ns = h->age_ns < now ? now - h->age_ns : 0;
-    p->clear_child_tid = h->clear_child_tid;
     struct deputy_remote_ids ids = { h->ppid, h->tty_nr, h->tpgid };
     deputy_remote_set_ids(p, &ids);
-    p->locked = h->locked;
-    p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
-    p->moved_ns = clock_ns();
-    p->bal_prev_ticks = h->utime + h->stime;
+    take_run_state(p, h);
     struct trap_frame regs = h->regs;
     sanitize_regs(&regs);
     int r = proc_start_user(p, &regs, h->fs_base, h->fpu);
@@ -701,6 +712,8 @@ static int send_current(struct process *p, int node, struct trap_frame *tf, uint
     h->age_ns = clock_ns() - p->start_ns;
     h->clear_child_tid = p->clear_child_tid;
     h->monotonic_ns = proc_monotonic_ns(p);
+    h->restart_deadline_ns = p->restart_deadline_ns;
+    h->restart_rem = p->restart_rem;
     h->auto_load = p->migrate_auto ? p->migrate_load + 1 : 0;   /* + 1: never 0 */
     h->auto_reason = p->migrate_reason;
     memcpy(h->comm, p->comm, sizeof h->comm);
@@ -832,17 +845,7 @@ void migrate_come_home(struct process *p, void *state, struct trap_frame *tf)
     }
     p->sig_pending |= h->sig_pending;
     irq_restore(f);
-    memcpy(p->sigactions, h->sigactions, sizeof p->sigactions);
-    p->altstack_sp = h->altstack_sp;
-    p->altstack_size = h->altstack_size;
-    p->altstack_flags = h->altstack_flags;
-    p->utime_ticks = h->utime;
-    p->stime_ticks = h->stime;
-    p->clear_child_tid = h->clear_child_tid;
-    p->locked = h->locked;
-    p->mono_offset_ns = (int64_t)(h->monotonic_ns - clock_ns());
-    p->moved_ns = clock_ns();
-    p->bal_prev_ticks = p->utime_ticks + p->stime_ticks;
+    take_run_state(p, h);
     if (h->alarm_left_ns)
         signal_alarm_set(p, h->alarm_left_ns, h->alarm_interval_ns);
     *tf = h->regs;

@@ -110,6 +110,11 @@ struct process {
     uint64_t calls_home;            /* system calls that depend on home: sent there when it runs
                                      * away, counted at home too (the balancer's I/O measure) */
     uint64_t bal_prev_ticks, bal_prev_calls;    /* the balancer's last sample */
+    /* restart_syscall after an interrupted sleep that no handler saw (a stop, or a move): the end
+     * of the sleep on its own CLOCK_MONOTONIC (0: nothing to restart), and where the time left is
+     * written if it is interrupted again. Carried across moves. */
+    uint64_t restart_deadline_ns;
+    uint64_t restart_rem;
 };
 
 /* CLOCK_MONOTONIC as p sees it (this node's clock if p is NULL). */

@@ -347,6 +347,7 @@ static bool restartable(long nr)
  * number) or reports -EINTR; decided before a handler frame saves the registers. */
 struct restart {
     bool pending;
+    bool by_block;                      /* -ERESTART_RESTARTBLOCK: p->restart_* say how */
     long nr;
 };
 
@@ -360,7 +361,9 @@ static void resolve_restart(struct restart *rs, struct trap_frame *tf, const str
 {
     if (!rs->pending)
         return;
-    if (a && !((a->flags & SA_RESTART) && restartable(rs->nr)))
+    if (rs->by_block)                   /* a sleep: with a handler it ends; else what is left of it */
+        a ? (void)(tf->rax = -EINTR) : rewind_syscall(tf, NR_restart_syscall);
+    else if (a && !((a->flags & SA_RESTART) && restartable(rs->nr)))
         tf->rax = -EINTR;
     else
         rewind_syscall(tf, rs->nr);
@@ -409,8 +412,9 @@ void signal_return_to_user(struct trap_frame *tf, long ret)
     struct process *p = current_proc();
     if (!p)
         return;
-    struct restart rs = { tf->vector == SYSCALL_VECTOR && (ret == -EINTR || ret == -ERESTARTSYS),
-                          current_task()->syscall_nr };
+    bool by_block = ret == -ERESTART_RESTARTBLOCK;
+    struct restart rs = { tf->vector == SYSCALL_VECTOR && (ret == -EINTR || ret == -ERESTARTSYS || by_block),
+                          by_block, current_task()->syscall_nr };
     for (;;) {
         uint64_t f = irq_save();
         int sig = next_signal(p);
@@ -766,6 +770,9 @@ struct linux_timespec {
     int64_t sec, nsec;
 };
 
+/* Sleeps until deadline_ns (this node's clock). Interrupted, it writes the time left to rem_user
+ * and leaves a restart block: a handler makes that -EINTR, anything else (a stop, a move to
+ * another node) lets restart_syscall sleep out the rest, not the whole time again. */
 static long sleep_until(uint64_t deadline_ns, struct linux_timespec *rem_user)
 {
     uint64_t now = clock_ns();
@@ -779,9 +786,24 @@ static long sleep_until(uint64_t deadline_ns, struct linux_timespec *rem_user)
         struct linux_timespec rem = { (int64_t)(left / NSEC_PER_SEC), (int64_t)(left % NSEC_PER_SEC) };
         if (rem_user && copy_to_user(rem_user, &rem, sizeof rem))
             return -EFAULT;
-        return -EINTR;
+        struct process *p = current_proc();
+        p->restart_deadline_ns = proc_monotonic_ns(p) + left;   /* its own clock goes on across moves */
+        if (p->restart_deadline_ns == 0)
+            p->restart_deadline_ns = 1;
+        p->restart_rem = (uint64_t)rem_user;
+        return -ERESTART_RESTARTBLOCK;
     }
     return 0;
+}
+
+SYSCALL(NR_restart_syscall, restart_syscall)
+{
+    struct process *p = current_proc();
+    uint64_t deadline = p->restart_deadline_ns, now = proc_monotonic_ns(p);
+    if (!deadline)
+        return -EINTR;                  /* nothing to restart (Linux says the same) */
+    p->restart_deadline_ns = 0;
+    return sleep_until(clock_ns() + (deadline > now ? deadline - now : 0), (struct linux_timespec *)p->restart_rem);
 }
 
 SYSCALL(NR_nanosleep, nanosleep)

@@ -92,6 +92,14 @@ def test_migrate(kernel, cluster_name):
     assert "PASS migwork" in out and "FAILED" not in out, f"the 64 MiB process did not survive:\n{out}"
     assert re.search(r"^nodes 0 1 2 0$", out, re.M), f"it did not run on 0, 1, 2, 0:\n{out}"
 
+    # A sleep moved twice sleeps its time, not its time again after each move: its clock goes on,
+    # and the sleep restarts with what was left of it (8 s asked; the old restart took 11 s or more).
+    out = run(name, 0, "s=$(date +%s); sleep 8 & P=$!; sleep 2; migrate $P 1; sleep 1; migrate $P 2; "
+                       "cat /proc/$P/where; wait $P; echo rc=$? slept $(($(date +%s) - s))")
+    m = re.search(r"^2\s+rc=0 slept (\d+)$", out, re.M)
+    assert m, f"the sleep should have moved to node 2 and ended well:\n{out}"
+    assert 8 <= int(m.group(1)) <= 10, f"an 8 s sleep moved twice took {m.group(1)} s"
+
     # A locked process stays; unlocked, it moves.
     out = run(name, 0, "sleep 100 & P=$!; lock $P; migrate $P 1; echo rc=$?; cat /proc/$P/where; "
                        "unlock $P; migrate $P 1 && cat /proc/$P/where; kill $P")

@@ -1,6 +1,8 @@
 /* timing: clocks and sleeps.  CLOCK_MONOTONIC never goes back; CLOCK_REALTIME, time() and
  * gettimeofday agree; nanosleep and clock_nanosleep sleep at least as long as asked (and not much
- * longer); a sleep in one process does not stop another. */
+ * longer); a sleep in one process does not stop another; a sleep stopped and continued (no handler)
+ * goes on with what was left of it, not the whole time again; a handler ends it with EINTR and the
+ * time left. */
 #include <sys/time.h>
 #include <time.h>
 #include "t.h"
@@ -60,5 +62,23 @@ int main(void)
     int st = -1;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s",
           t_status(st));
+
+    /* Stopped 0.5 s into a 2 s sleep and continued 0.5 s later: it still wakes at 2 s (the stop
+     * does not restart the sleep). Its exit status is the time it slept, in tenths of a second. */
+    pid = fork();
+    if (pid == 0) {
+        double s0 = mono();
+        struct timespec two = {2, 0};
+        int r = nanosleep(&two, NULL);
+        _exit(r == 0 ? (int)((mono() - s0) * 10) : 255);
+    }
+    req = (struct timespec){0, 500000000};
+    nanosleep(&req, NULL);
+    kill(pid, SIGSTOP);
+    nanosleep(&req, NULL);
+    kill(pid, SIGCONT);
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st), "stopped sleeper: %s", t_status(st));
+    CHECK(WEXITSTATUS(st) >= 20 && WEXITSTATUS(st) < 26,
+          "a 2 s sleep stopped for 0.5 s took %.1f s (255: it failed)", WEXITSTATUS(st) / 10.0);
     return t_done();
 }
