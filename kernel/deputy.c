@@ -14,8 +14,10 @@
 #include "arch/x86/trap.h"
 #include "kernel/errno.h"
 #include "kernel/exec.h"
+#include "kernel/format.h"
 #include "kernel/kmalloc.h"
 #include "kernel/migrate.h"
+#include "kernel/mm.h"
 #include "kernel/node.h"
 #include "kernel/printk.h"
 #include "kernel/proc.h"
@@ -880,6 +882,81 @@ static bool runs_here(long nr)
     }
 }
 
+/* This node's own copy of the file the process has open as fd at home, if it is the same file (the
+ * same path, size and modification time: the test the images' file references pass), or NULL.
+ * Asks home with fstat and readlink of /proc/self/fd/N, through scratch user memory. */
+static struct file *same_file_here(struct process *p, uint64_t fd, uint64_t scratch)
+{
+    struct linux_stat st;
+    char path[256];
+    uint64_t a[6] = { fd, scratch, 0, 0, 0, 0 };
+    if (forward(p, NR_fstat, a) != 0 || copy_from_user(&st, (void *)scratch, sizeof st) || !S_ISREG(st.st_mode))
+        return NULL;
+    int n = ksnprintf(path, sizeof path, "/proc/self/fd/%lu", (unsigned long)fd);
+    uint64_t link = scratch + 256, target = scratch + 512;
+    if (copy_to_user((void *)link, path, (size_t)n + 1))
+        return NULL;
+    uint64_t b[6] = { link, target, sizeof path - 1, 0, 0, 0 };
+    long len = forward(p, NR_readlink, b);
+    if (len <= 0 || len >= (long)sizeof path || copy_from_user(path, (void *)target, (size_t)len))
+        return NULL;
+    path[len] = 0;
+    struct file *f;
+    if (path[0] != '/' || vfs_open(NULL, NULL, path, O_RDONLY, 0, &f) != 0)
+        return NULL;
+    if (!S_ISREG(f->inode->mode) || f->inode->size != (uint64_t)st.st_size ||
+        f->inode->mtime_ns != (uint64_t)st.st_mtime * NSEC_PER_SEC + (uint64_t)st.st_mtime_nsec) {
+        file_put(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* mmap of a file away from home, where the file is open. A mapping is private here (a shared
+ * writable one is refused, as at home: that needs a page cache), so it only needs the contents:
+ * this node's own copy of the same file, mapped lazily as at home, or else the mapped part read
+ * from home into private memory at once. The mapping is made anonymous first, at the address the
+ * call would get, and serves as scratch memory for the questions to home. */
+static long remote_mmap_file(struct process *p, const uint64_t *a)
+{
+    uint64_t len = PAGE_ALIGN_UP(a[1]), prot = a[2], flags = a[3], fd = a[4], off = a[5];
+    if ((int64_t)a[1] <= 0 || (off & (PAGE_SIZE - 1)) || !(flags & (MAP_PRIVATE | MAP_SHARED)) ||
+        (prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC)))
+        return -EINVAL;
+    uint64_t g[6] = { fd, F_GETFL, 0, 0, 0, 0 };
+    long fl = forward(p, NR_fcntl, g);
+    if (fl < 0)
+        return fl;
+    if ((fl & O_ACCMODE) == O_WRONLY || ((flags & MAP_SHARED) && (prot & PROT_WRITE)))
+        return -EACCES;
+    uint64_t anon = (flags & ~(uint64_t)MAP_SHARED) | MAP_PRIVATE | MAP_ANONYMOUS;
+    long addr = syscall_invoke(NR_mmap, a[0], len, PROT_READ | PROT_WRITE, anon, -1, 0);
+    if (addr < 0)
+        return addr;
+    struct file *f = len >= PAGE_SIZE ? same_file_here(p, fd, (uint64_t)addr) : NULL;
+    long r;
+    if (f) {
+        uint64_t file_len = f->inode->size > off ? f->inode->size - off : 0;
+        r = mm_unmap(p->mm, (uint64_t)addr, len);
+        if (!r)
+            r = mm_map(p->mm, (uint64_t)addr, len, (uint32_t)prot, 0, f, off, file_len < len ? file_len : len);
+        file_put(f);
+        st.mmap_by_ref++;
+    } else {
+        static const uint8_t zero[1024];
+        r = copy_to_user((void *)addr, zero, sizeof zero);     /* what the questions left there */
+        uint64_t b[6] = { fd, (uint64_t)addr, len, off, 0, 0 };
+        long n = r ? r : forward(p, NR_pread64, b);
+        r = n < 0 ? n : syscall_invoke(NR_mprotect, addr, len, prot, 0, 0, 0);
+        st.mmap_by_value++;
+    }
+    if (r) {
+        syscall_invoke(NR_munmap, addr, len, 0, 0, 0, 0);
+        return r == -ESPIPE || r == -EISDIR ? -ENODEV : r;     /* not a file that can be mapped */
+    }
+    return addr;
+}
+
 bool deputy_call_needs_home(long nr, uint64_t mmap_flags)
 {
     if (runs_here(nr) || nr == NR_rt_sigaction)
@@ -895,14 +972,8 @@ long deputy_remote_syscall(long nr, struct trap_frame *tf)
         return syscall_invoke(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     switch (nr) {
     case NR_mmap:
-        if (!(a[3] & MAP_ANONYMOUS)) {
-            static bool told;
-            if (!told)
-                printk(LOG_NOTICE, "deputy: pid %d (%s): file mappings away from home are not supported yet\n",
-                       p->pid, p->comm);
-            told = true;
-            return -ENODEV;
-        }
+        if (!(a[3] & MAP_ANONYMOUS))
+            return remote_mmap_file(p, a);
         return syscall_invoke(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     case NR_rt_sigaction: {
         long r = syscall_invoke(nr, a[0], a[1], a[2], a[3], a[4], a[5]);

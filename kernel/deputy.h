@@ -85,6 +85,8 @@ int deputy_remote_exec_arrived(int pid, struct mm *mm, uint64_t entry, uint64_t 
 struct deputy_stats {
     uint64_t calls_forwarded, calls_served, mem_reads, mem_writes, signals_forwarded;
     uint64_t bad_messages;              /* malformed, for no such process, or from the wrong node */
+    uint64_t mmap_by_ref, mmap_by_value;    /* file mappings away from home: this node's copy of the
+                                             * file, or contents read from home */
 };
 void deputy_get_stats(struct deputy_stats *out);
 

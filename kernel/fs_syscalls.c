@@ -416,13 +416,6 @@ SYSCALL(NR_dup3, dup3)
     return fd_dup2(files(), (int)a0, (int)a1, a2 & O_CLOEXEC);
 }
 
-#define F_DUPFD 0
-#define F_GETFD 1
-#define F_SETFD 2
-#define F_GETFL 3
-#define F_SETFL 4
-#define F_DUPFD_CLOEXEC 1030
-#define FD_CLOEXEC 1
 #define SETFL_MASK (O_APPEND | O_NONBLOCK)
 
 SYSCALL(NR_fcntl, fcntl)
@@ -498,15 +491,6 @@ SYSCALL(NR_ioctl, ioctl)
 
 /* ---- Status -------------------------------------------------------------------------------- */
 
-struct linux_stat {
-    uint64_t st_dev, st_ino, st_nlink;
-    uint32_t st_mode, st_uid, st_gid, pad0;
-    uint64_t st_rdev;
-    int64_t st_size, st_blksize, st_blocks;
-    int64_t st_atime, st_atime_nsec, st_mtime, st_mtime_nsec, st_ctime, st_ctime_nsec;
-    int64_t unused[3];
-};
-_Static_assert(sizeof(struct linux_stat) == 144, "struct stat is 144 bytes on x86-64");
 
 static void fill_stat(struct inode *ino, struct linux_stat *st)
 {

@@ -242,11 +242,17 @@ static void copy_identity(struct process *c, struct process *p)
     }
 }
 
-static int copy_resources(struct process *c, struct process *p, uint64_t flags)
+static int copy_mm(struct process *c, struct process *p, uint64_t flags)
 {
     /* A vfork child runs in its parent's memory (the parent sleeps until it execs or exits). */
     c->mm_borrowed = flags & CLONE_VFORK;
     c->mm = c->mm_borrowed ? p->mm : mm_clone(p->mm);
+    return c->mm ? 0 : -ENOMEM;
+}
+
+static int copy_resources(struct process *c, struct process *p, uint64_t flags)
+{
+    copy_mm(c, p, flags);
     if (flags & CLONE_FILES) {
         c->files = p->files;
         c->files->refcount++;
@@ -299,8 +305,21 @@ static bool refuse_threads(struct process *p, uint64_t flags)
     return false;
 }
 
+/* Has the vfork child pid given parent its memory back (by exec or exit)? A child whose parent
+ * need not wait for it (a process away from home, one whose parent ignores SIGCHLD) is freed
+ * when it exits: so it is found by pid, never by a pointer kept across the wait. */
+static bool vfork_released(int pid, struct process *parent)
+{
+    uint64_t f = irq_save();
+    struct process *c = proc_find(pid);
+    bool done = !c || c->vfork_parent != parent || c->vfork_done;
+    irq_restore(f);
+    return done;
+}
+
 /* remote_pid > 0: the running part of a fork whose deputy (and pid) the home node made; it has no
- * files, parent or vfork link here (a vfork is a fork: memory cannot be shared across nodes). */
+ * files or parent here (its deputy has them at home). A vfork child shares its parent's memory
+ * here as at home: parent and child run on the same node. */
 static long fork_process(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, uint64_t child_tid, uint64_t tls,
                          int remote_pid)
 {
@@ -308,7 +327,7 @@ static long fork_process(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, u
     if (refuse_threads(p, flags))
         return -EINVAL;
     if (remote_pid)
-        flags &= ~(uint64_t)(CLONE_VFORK | CLONE_VM | CLONE_FILES | CLONE_FS | CLONE_PARENT);
+        flags &= ~(uint64_t)(CLONE_FILES | CLONE_FS | CLONE_PARENT);
     if (nprocs >= PROC_MAX ||
         (!remote_pid && (uint64_t)count_user_procs(p->uid) >= p->rlimits[RLIMIT_NPROC].cur))
         return -EAGAIN;
@@ -325,7 +344,7 @@ static long fork_process(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, u
         kfree(cs);
         return -ENOMEM;
     }
-    if (remote_pid ? !(c->mm = mm_clone(p->mm)) : copy_resources(c, p, flags) != 0) {
+    if ((remote_pid ? copy_mm(c, p, flags) : copy_resources(c, p, flags)) != 0) {
         release_resources(c);
         proc_free(c);
         kfree(cs);
@@ -374,7 +393,7 @@ static long fork_process(uint64_t flags, uint64_t new_sp, uint64_t parent_tid, u
     if (flags & CLONE_PARENT_SETTID)
         put_user(pid, (int *)parent_tid);
     if (flags & CLONE_VFORK)
-        wait_event(vfork_wq, c->vfork_done);
+        wait_event(vfork_wq, vfork_released(pid, p));
     return pid;
 }
 

@@ -40,6 +40,26 @@
 #define S_ISVTX 01000
 
 #define O_ACCMODE 03
+
+/* fcntl commands */
+#define F_DUPFD 0
+#define F_GETFD 1
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC 1
+
+/* The Linux x86-64 struct stat, as stat/fstat/lstat/newfstatat return it. */
+struct linux_stat {
+    uint64_t st_dev, st_ino, st_nlink;
+    uint32_t st_mode, st_uid, st_gid, pad0;
+    uint64_t st_rdev;
+    int64_t st_size, st_blksize, st_blocks;
+    int64_t st_atime, st_atime_nsec, st_mtime, st_mtime_nsec, st_ctime, st_ctime_nsec;
+    int64_t unused[3];
+};
+_Static_assert(sizeof(struct linux_stat) == 144, "struct stat is 144 bytes on x86-64");
 #define O_RDONLY 00
 #define O_WRONLY 01
 #define O_RDWR 02

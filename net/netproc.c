@@ -162,6 +162,7 @@ static void print_fields(struct tbuf *b, const char *prefix, const void *s, cons
 static const struct stat_field deputy_fields[] = {
     SF(deputy_stats, calls_forwarded), SF(deputy_stats, calls_served), SF(deputy_stats, mem_reads),
     SF(deputy_stats, mem_writes), SF(deputy_stats, signals_forwarded), SF(deputy_stats, bad_messages),
+    SF(deputy_stats, mmap_by_ref), SF(deputy_stats, mmap_by_value),
 };
 static const struct stat_field migrate_fields[] = {
     SF(migrate_stats, out), SF(migrate_stats, in), SF(migrate_stats, failed), SF(migrate_stats, execs_out),

@@ -58,6 +58,14 @@ def test_deputy(kernel, cluster_name):
     out = run(name, 0, "on 9 true 2>&1; echo rc=$?")
     assert "rc=125" in out and "Host is down" in out, f"`on` to a node that is not up should fail:\n{out}"
 
+    # Every userland test program passes away from home too (vfork sharing memory on node 2; file
+    # mappings made on node 2: of a file only home has, read from there, and of a file node 2 has
+    # as well, its own copy).
+    out = run(name, 0, "on 2 /usr/libexec/shoal-tests/run-all 2>&1 | grep -v '^PASS '")
+    assert re.search(r"^shoal-tests: \d+ passed, 0 failed$", out, re.M), f"the test programs on node 2:\n{out}"
+    stats = run(name, 2, "grep mmap /proc/cluster/stats")
+    assert re.search(r"deputy_mmap_by_ref [1-9]", stats) and re.search(r"deputy_mmap_by_value [1-9]", stats), stats
+
     # mon: every node's load and memory as bars, inside (one frame) and from the host.
     out = run(name, 1, "mon -n 1")
     assert "4 of 4 nodes up" in out and len(re.findall(r"^\s+\d+\s+[#.]{30}\s+\d+\s+\d+\s+[#.]{30} [\d.]+M$",

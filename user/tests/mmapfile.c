@@ -1,7 +1,9 @@
 /* mmapfile: private file mappings read the file's bytes (whole file, at an offset, the zero tail
  * of the last page), stay valid after close and unlink, are private on write and across fork;
  * anonymous mappings are zeroed, munmap removes them, mprotect changes what faults, MAP_FIXED
- * replaces part of a mapping, and bad arguments give EINVAL/EBADF. */
+ * replaces part of a mapping, and bad arguments give EINVAL/EBADF; a mapping of this program's own
+ * file (which every Shoal node has: away from home, the node maps its own copy) reads what read()
+ * reads. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -119,6 +121,25 @@ int main(void)
         CHECK(t_in_child(read_at, a + 9 * PAGE) == 0, "the page after the hole is gone too");
         CHECK(munmap(a, len) == 0, "munmap the rest: %s", strerror(errno));
         CHECK(t_killed_by(t_in_child(read_at, a + len / 2), SIGSEGV), "read after munmap did not fault");
+    }
+
+    char exe[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int efd = -1;
+    if (CHECK(n > 0, "readlink /proc/self/exe: %s", strerror(errno))) {
+        exe[n] = 0;
+        efd = open(exe, O_RDONLY);
+        CHECK(efd >= 0, "open %s: %s", exe, strerror(errno));
+    }
+    if (efd >= 0) {
+        static unsigned char want[16 * PAGE];
+        ssize_t got = pread(efd, want, sizeof want, PAGE);
+        unsigned char *e = mmap(NULL, sizeof want, PROT_READ, MAP_PRIVATE, efd, PAGE);
+        if (CHECK(got > 0 && e != MAP_FAILED, "pread %zd, mmap of %s: %s", got, exe, strerror(errno))) {
+            CHECK(memcmp(e, want, (size_t)got) == 0, "the mapping of %s differs from what read() reads", exe);
+            munmap(e, sizeof want);
+        }
+        close(efd);
     }
 
     errno = 0;
