@@ -15,29 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY);
-    if (fd < 0)
-        return -errno;
-    int r = write(fd, text, strlen(text)) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
-
-static int read_int(const char *path)
-{
-    char buf[32];
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    return atoi(buf);
-}
+#include "shoal.h"
 
 static int usage(const char *name)
 {
@@ -52,7 +30,7 @@ static int lock(const char *name, const char *pid, int on)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%s/lock", pid);
-    int r = write_file(path, on ? "1" : "0");
+    int r = shoal_write_file(path, on ? "1" : "0");
     if (r) {
         fprintf(stderr, "%s: %s: %s\n", name, pid, strerror(-r));
         return 1;
@@ -70,14 +48,14 @@ int main(int argc, char **argv)
     char where[64], home[64];
     snprintf(where, sizeof where, "/proc/%s/where", argv[1]);
     snprintf(home, sizeof home, "/proc/%s/home", argv[1]);
-    int target = strcmp(argv[2], "home") == 0 ? read_int(home) : atoi(argv[2]);
-    int r = write_file(where, argv[2]);
+    int target = strcmp(argv[2], "home") == 0 ? shoal_read_int(home) : atoi(argv[2]);
+    int r = shoal_write_file(where, argv[2]);
     if (r) {
         fprintf(stderr, "migrate: %s to %s: %s\n", argv[1], argv[2], strerror(-r));
         return 1;
     }
     for (int i = 0; i < 6000; i++) {
-        int now = read_int(where);
+        int now = shoal_read_int(where);
         if (now == target)
             return 0;
         if (now < 0) {
@@ -87,6 +65,6 @@ int main(int argc, char **argv)
         struct timespec ts = { 0, 5 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "migrate: %s stays on node %d (the kernel log says why)\n", argv[1], read_int(where));
+    fprintf(stderr, "migrate: %s stays on node %d (the kernel log says why)\n", argv[1], shoal_read_int(where));
     return 1;
 }

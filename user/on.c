@@ -12,24 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shoal.h"
+
 static int usage(void)
 {
     fprintf(stderr, "usage: on NODE|home COMMAND [ARG]...\n");
     return 125;
-}
-
-static int where_now(void)
-{
-    char buf[16];
-    int fd = open("/proc/self/where", O_RDONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    return atoi(buf);
 }
 
 int main(int argc, char **argv)
@@ -47,7 +35,7 @@ int main(int argc, char **argv)
         return 125;
     }
     close(fd);
-    if (strcmp(node, "home") != 0 && where_now() != (int)want) {
+    if (strcmp(node, "home") != 0 && shoal_where() != (int)want) {
         fprintf(stderr, "on: could not move to node %s (the kernel log says why)\n", node);
         return 125;
     }

@@ -209,3 +209,22 @@ def exec_ok(name, k, cmd, timeout, n=2):
     p = cluster("exec", "--name", name, "--timeout", str(timeout), str(k), "--", cmd, limit=timeout + 60)
     assert p.returncode == 0, f"node {k}: `{cmd}` failed\n{explain_cluster(p, name, n)}"
     return p.stdout.replace("\r", "")
+
+
+def ps_pids(name, k, n=2):
+    """{pid: command} from node k's ps (the whole cluster's processes)."""
+    out = exec_ok(name, k, "ps", timeout(120), n)
+    return {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*(\d+)\s+\S+\s+(.*)$", out, re.M)}
+
+
+def find_pids(name, k, cmd, limit=10, n=2):
+    """The pids whose command starts with cmd (ps cuts long lines) in node k's ps, waiting up to
+    limit seconds (scaled by timeout()) for one to appear."""
+    deadline = time.monotonic() + timeout(limit)
+    while True:
+        listed = ps_pids(name, k, n)
+        pids = [pid for pid, c in listed.items() if c.startswith(cmd)]
+        if pids:
+            return pids
+        assert time.monotonic() < deadline, f"node {k}'s ps never listed {cmd!r}:\n{listed}"
+        time.sleep(0.5)

@@ -23,19 +23,11 @@ def run(name, k, cmd, timeout=EXEC_TIMEOUT):
 
 
 def ps_pids(name, k):
-    out = run(name, k, "ps")
-    return {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*(\d+)\s+\S+\s+(.*)$", out, re.M)}
+    return harness.ps_pids(name, k, N)
 
 
-def find(name, k, cmd, timeout=10):
-    """The pids whose command is cmd in node k's ps, waiting until there is one."""
-    deadline = time.monotonic() + harness.timeout(timeout)
-    while True:
-        pids = [pid for pid, c in ps_pids(name, k).items() if c == cmd]
-        if pids:
-            return pids
-        assert time.monotonic() < deadline, f"node {k}'s ps never listed {cmd!r}:\n{ps_pids(name, k)}"
-        time.sleep(0.5)
+def find(name, k, cmd):
+    return harness.find_pids(name, k, cmd, 10, N)
 
 
 def test_deputy(kernel, cluster_name):

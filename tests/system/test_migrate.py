@@ -24,19 +24,8 @@ def run(name, k, cmd, timeout=EXEC_TIMEOUT):
     return harness.exec_ok(name, k, cmd, timeout, N)
 
 
-def ps_pids(name, k):
-    out = run(name, k, "ps")
-    return {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*(\d+)\s+\S+\s+(.*)$", out, re.M)}
-
-
-def find(name, k, cmd, timeout=20):
-    deadline = time.monotonic() + harness.timeout(timeout)
-    while True:
-        pids = [pid for pid, c in ps_pids(name, k).items() if c.startswith(cmd)]   # ps cuts long lines
-        if pids:
-            return pids
-        assert time.monotonic() < deadline, f"node {k}'s ps never listed {cmd!r}"
-        time.sleep(0.5)
+def find(name, k, cmd):
+    return harness.find_pids(name, k, cmd, 20, N)
 
 
 def where(name, k, pid):

@@ -5,21 +5,10 @@
  * "where PID START END T0:NODE T1:NODE ..." (its CLOCK_MONOTONIC in seconds: a process's clock goes
  * on across moves, so processes started on one node share a time base). */
 #include "t.h"
+#include "../shoal.h"
 #include <fcntl.h>
 #include <stdint.h>
 #include <time.h>
-
-static int where(void)
-{
-    char buf[16];
-    int fd = open("/proc/self/where", O_RDONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    return n > 0 ? atoi(buf) : -1;
-}
 
 static double now(void)
 {
@@ -44,7 +33,7 @@ int main(int argc, char **argv)
         double t = now();
         if (t >= next) {
             next = t + every;
-            int w = where();
+            int w = shoal_where();
             if (w != last && len < (int)sizeof line - 32) {
                 len += snprintf(line + len, sizeof line - len, " %.2f:%d", t, w);
                 last = w;

@@ -3,22 +3,11 @@
  * ok on node N" and keeps it HOLD_S seconds more (default 0). On Shoal a node short of memory moves such a process to a node with room
  * (tests/system/test_balance.py); it must finish all the same. */
 #include "t.h"
+#include "../shoal.h"
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <time.h>
-
-static int where(void)
-{
-    char buf[16];
-    int fd = open("/proc/self/where", O_RDONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    return n > 0 ? atoi(buf) : -1;
-}
 
 int main(int argc, char **argv)
 {
@@ -45,7 +34,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < words; i++)
             bad += chunk[c][i] != c * words + i + 1;
     CHECK(bad == 0, "%zu words changed", bad);
-    printf("memhog %zu MiB ok on node %d\n", mib, where());
+    printf("memhog %zu MiB ok on node %d\n", mib, shoal_where());
     if (argc > 3)
         sleep((unsigned)atoi(argv[3]));
     return t_done();

@@ -5,6 +5,7 @@
  * stdout first ("worker PID"), then at the end the nodes it ran on ("nodes 0 1 2 0"); everything
  * must have survived every move. On Linux it simply passes. */
 #include "t.h"
+#include "../shoal.h"
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -38,18 +39,6 @@ static uint64_t checksum(const uint64_t *mem, size_t words)
     return sum;
 }
 
-static int where(void)
-{
-    char buf[16];
-    int fd = open("/proc/self/where", O_RDONLY);
-    if (fd < 0)
-        return -1;                      /* not Shoal */
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    return n > 0 ? atoi(buf) : -1;
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -79,7 +68,7 @@ static int worker(int out, size_t mib, double seconds)
     double start = now(), last = start, fp = 1.0;
     unsigned long rounds = 0;
     while (now() - start < seconds) {
-        int w = where();
+        int w = shoal_where();
         if (nnodes < 64 && (nnodes == 0 || nodes[nnodes - 1] != w))
             nodes[nnodes++] = w;
         fp = sqrt(fp * fp + 1.0);               /* the FPU state must travel too */
