@@ -113,7 +113,8 @@ static bool sample_one(struct process *p, void *arg)
         .age_ns = s->now - since,
         .size_bytes = proc_rss_pages(p) * 4096,
         .last_move_ns = p->moved_ns,
-        .movable = !p->locked && p->mm && !p->mm_borrowed && !p->vfork_parent && p->migrate_to < 0,
+        .movable = !p->locked && p->mm && !p->mm_borrowed && !p->vfork_parent && p->migrate_to < 0 &&
+                   p->precopy == PRECOPY_NONE,
     };
     return true;
 }

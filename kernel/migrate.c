@@ -8,6 +8,7 @@
 #include "kernel/migrate.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/trap.h"
+#include "kernel/balance.h"
 #include "kernel/balancer.h"
 #include "kernel/deputy.h"
 #include "kernel/errno.h"
@@ -16,6 +17,7 @@
 #include "kernel/kmalloc.h"
 #include "kernel/mm.h"
 #include "kernel/node.h"
+#include "kernel/pmm.h"
 #include "kernel/printk.h"
 #include "kernel/ssi.h"
 #include "kernel/proc.h"
@@ -133,7 +135,12 @@ static bool page_is_zero(const void *page)
 /* ---- the stream: BEGIN (header, command line, VMAs), PAGES (runs) ..., COMMIT ---- */
 
 /* Flags of a message: a small image is one message (BEGIN | COMMIT with its pages between). */
-enum { MSG_BEGIN = 1, MSG_COMMIT = 2, MSG_ABORT = 4 };
+enum {
+    MSG_BEGIN = 1, MSG_COMMIT = 2, MSG_ABORT = 4,
+    MSG_PRE = 8,                        /* with BEGIN: a pre-copy; the process still runs there */
+    MSG_DELTA = 16,                     /* with BEGIN: the move after that pre-copy; the pages
+                                         * that follow replace the pre-copied ones */
+};
 
 struct image_msg {                      /* in front of every request of the image service */
     uint32_t magic, flags;
@@ -233,40 +240,53 @@ static uint32_t file_ref(struct image_file *files, uint32_t *nfiles, const struc
     return *nfiles;
 }
 
-/* Sends the image (h filled in but for the counts), its command line and the memory of mm. With
- * by_ref, pages of file mappings that were never touched stay behind: the receiver reads them
- * from its own copy of the file. */
-static int send_image_as(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len,
-                         bool by_ref)
+/* How a stream sends pages. */
+enum image_mode {
+    IMG_FULL,                           /* every page with contents (file pages by reference) */
+    IMG_BY_VALUE,                       /* the same, file pages by value (the target lacks the files) */
+    IMG_PRE,                            /* ahead of the move, while the process runs: anonymous
+                                         * pages, their dirty bits cleared (precopy_thread) */
+    IMG_DELTA,                          /* the move after a pre-copy: anonymous pages written since,
+                                         * file pages as IMG_FULL */
+};
+
+static uint32_t count_vmas(struct mm *mm)
 {
-    uint32_t nvma = 0;
+    uint32_t n = 0;
     for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v))
-        nvma++;
-    if (nvma > IMAGE_MAX_VMAS)
-        return -ENOMEM;
-    struct image_file *files = by_ref ? kzalloc(sizeof *files * IMAGE_MAX_FILES) : NULL;
-    if (by_ref && !files)
-        return -ENOMEM;
-    h->nvma = nvma;
+        n++;
+    return n;
+}
+
+/* A stream whose first message will carry the BEGIN part of an image with nvma mappings. */
+static int stream_open(struct stream *k, int node, int32_t pid, uint32_t nvma, uint32_t cmdline_len,
+                       uint32_t flags)
+{
+    size_t begin_len = sizeof(struct image_msg) + sizeof(struct image_hdr) + cmdline_len +
+                       nvma * sizeof(struct image_vma) + IMAGE_MAX_FILES * sizeof(struct image_file);
+    *k = (struct stream){ .node = node, .pid = pid, .cap = begin_len + CHUNK, .flags = MSG_BEGIN | flags };
+    k->buf = rpc_bulk_alloc(k->cap);
+    return k->buf ? 0 : -ENOMEM;
+}
+
+/* Lays out the BEGIN part (h, the command line, mm's mappings and the files they refer to) in k,
+ * which stream_open made for at least as many mappings. files: room for IMAGE_MAX_FILES, filled.
+ * Nothing here sleeps: the pre-copy calls it with interrupts off, its process running. */
+static void stream_begin(struct stream *k, struct image_hdr *h, struct mm *mm, const char *cmdline,
+                         uint32_t cmdline_len, struct image_file *files)
+{
+    h->nvma = count_vmas(mm);
     h->nruns = 0;
     h->nfiles = 0;
     h->cmdline_len = cmdline_len;
     h->brk_start = mm->brk_start;
     h->brk = mm->brk;
-    size_t begin_len = sizeof(struct image_msg) + sizeof *h + cmdline_len + nvma * sizeof(struct image_vma) +
-                       (by_ref ? IMAGE_MAX_FILES * sizeof *files : 0);
-    struct stream k = { .node = node, .pid = h->pid, .cap = begin_len + CHUNK, .flags = MSG_BEGIN };
-    k.buf = rpc_bulk_alloc(k.cap);
-    if (!k.buf) {
-        kfree(files);
-        return -ENOMEM;
-    }
-    uint8_t *o = k.buf + sizeof(struct image_msg) + sizeof *h;
+    uint8_t *o = k->buf + sizeof(struct image_msg) + sizeof *h;
     memcpy(o, cmdline, cmdline_len);
     o += cmdline_len;
     for (struct vma *v = mm_first_vma(mm); v; v = mm_next_vma(mm, v)) {
         struct image_vma iv = { v->start, v->end, v->prot, v->flags & (VMA_GROWSDOWN | VMA_HEAP), 0, 0, 0, 0 };
-        if (by_ref && (iv.file_ref = file_ref(files, &h->nfiles, v)) != 0) {
+        if (files && (iv.file_ref = file_ref(files, &h->nfiles, v)) != 0) {
             iv.file_off = v->file_off;  /* file_end may lie past a VMA that mprotect split off */
             iv.file_len = v->file_end <= v->start ? 0 : (v->file_end < v->end ? v->file_end : v->end) - v->start;
         }
@@ -275,40 +295,238 @@ static int send_image_as(int node, struct image_hdr *h, struct mm *mm, const cha
     }
     memcpy(o, files, h->nfiles * sizeof *files);
     o += h->nfiles * sizeof *files;
-    memcpy(k.buf + sizeof(struct image_msg), h, sizeof *h);
-    k.len = (size_t)(o - k.buf);
-    kfree(files);
-    for (struct vma *v = mm_first_vma(mm); v && !k.err; v = mm_next_vma(mm, v)) {
-        for (uint64_t va = v->start; va < v->end && !k.err; va += PAGE_SIZE) {
-            int err;
-            const void *page = mm_page_contents(mm, v, va, !by_ref, &err);
-            if (err)
-                k.err = err;
-            else if (page && (!page_is_zero(page) || (by_ref && v->file)))
-                stream_page(&k, va, page);      /* a zeroed page over a file must travel */
-        }
+    memcpy(k->buf + sizeof(struct image_msg), h, sizeof *h);
+    k->len = (size_t)(o - k->buf);
+}
+
+/* Ends a stream: COMMIT, or after an error, ABORT if the receiver holds a part. Frees it. */
+static int stream_close(struct stream *k, bool commit_it)
+{
+    int err = k->err;
+    if (!err && commit_it) {
+        stream_send(k, MSG_COMMIT);
+        err = k->err;
+    } else if (err && !(k->flags & MSG_BEGIN)) {
+        k->err = 0;
+        k->len = sizeof(struct image_msg);
+        stream_send(k, MSG_ABORT);
+    } else if (!err) {
+        stream_send(k, 0);              /* what is left of a pre-copy */
+        err = k->err;
     }
-    int err = k.err;
-    if (!err) {
-        stream_send(&k, MSG_COMMIT);
-        err = k.err;
-    } else if (!(k.flags & MSG_BEGIN)) {    /* the receiver holds a part: tell it to drop it */
-        k.err = 0;
-        k.len = sizeof(struct image_msg);
-        stream_send(&k, MSG_ABORT);
-    }
-    rpc_bulk_free(k.buf);
+    rpc_bulk_free(k->buf);
     return err;
 }
 
-static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len)
+/* Sends the image (h filled in but for the counts), its command line and the memory of mm, the
+ * caller's own, stopped. IMG_FULL leaves pages of file mappings that were never touched behind:
+ * the receiver reads them from its own copy of the file. */
+static int send_image_as(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len,
+                         enum image_mode mode)
 {
-    int r = send_image_as(node, h, mm, cmdline, cmdline_len, true);
+    uint32_t nvma = count_vmas(mm);
+    if (nvma > IMAGE_MAX_VMAS)
+        return -ENOMEM;
+    bool by_ref = mode != IMG_BY_VALUE;
+    struct image_file *files = by_ref ? kzalloc(sizeof *files * IMAGE_MAX_FILES) : NULL;
+    struct stream k;
+    if ((by_ref && !files) || stream_open(&k, node, h->pid, nvma, cmdline_len, mode == IMG_DELTA ? MSG_DELTA : 0)) {
+        kfree(files);
+        return -ENOMEM;
+    }
+    stream_begin(&k, h, mm, cmdline, cmdline_len, files);
+    for (struct vma *v = mm_first_vma(mm); v && !k.err; v = mm_next_vma(mm, v)) {
+        /* A file mapping that could not be referred to travels by value. */
+        bool ref = by_ref && v->file && file_ref(files, &h->nfiles, v);
+        for (uint64_t va = v->start; va < v->end && !k.err; va += PAGE_SIZE) {
+            if (mode == IMG_DELTA && !v->file) {
+                const void *page = mm_page_dirty(mm, va);       /* even zeroed since: it must travel */
+                if (page)
+                    stream_page(&k, va, page);
+                continue;
+            }
+            int err;
+            const void *page = mm_page_contents(mm, v, va, !ref, &err);
+            if (err)
+                k.err = err;
+            else if (page && (!page_is_zero(page) || (ref && v->file)))
+                stream_page(&k, va, page);      /* a zeroed page over a file must travel */
+        }
+    }
+    kfree(files);
+    return stream_close(&k, true);
+}
+
+/* The image of a stopped process: after a pre-copy the pages written since, else all of them (by
+ * value if the target lacks the files). A target that cannot take the difference gets it all. */
+static int send_image(int node, struct image_hdr *h, struct mm *mm, const char *cmdline, uint32_t cmdline_len,
+                      bool delta)
+{
+    int r = -ESTALE;
+    if (delta) {
+        r = send_image_as(node, h, mm, cmdline, cmdline_len, IMG_DELTA);
+        if (r == -ESTALE)
+            st.precopy_void++;
+    }
+    if (r == -ESTALE)
+        r = send_image_as(node, h, mm, cmdline, cmdline_len, IMG_FULL);
     if (r == -ESTALE) {                 /* the target has other files: send their pages */
         st.by_value++;
-        r = send_image_as(node, h, mm, cmdline, cmdline_len, false);
+        r = send_image_as(node, h, mm, cmdline, cmdline_len, IMG_BY_VALUE);
     }
     return r;
+}
+
+/* ---- pre-copy: the memory goes ahead while the process runs ---- */
+
+static void stays(struct process *p, int node, const char *why, int err);
+
+#define PRECOPY_MIN_BYTES (2u << 20)    /* smaller: the stop-and-copy is short anyway */
+#define PRECOPY_MIN_FREE (32u << 20)    /* less free memory here: no pre-copy */
+#define PRECOPY_BATCH 32                /* pages snapshot per pass with interrupts off */
+
+struct precopy_job {
+    int32_t pid;
+    int node;
+    uint64_t gen;
+};
+
+/* The process of a pre-copy, if it still has the address space the pre-copy started with
+ * (interrupts off). Exit, exec, and any change of its mappings end that. */
+static struct process *precopy_owner(const struct precopy_job *j)
+{
+    struct process *p = proc_find(j->pid);
+    return p && p->kind != PROC_DEPUTY && p->mm && p->mm->gen == j->gen && p->precopy == PRECOPY_RUNNING
+               ? p : NULL;
+}
+
+/* Sends the mappings and the anonymous pages of a running process as a pending image at the target
+ * (BEGIN | PRE, no COMMIT). Each page's dirty bit is cleared as it is copied, with interrupts off
+ * (one CPU: the process cannot write meanwhile), and the TLB flushed before they go back on, so
+ * what the process writes after its copy shows as dirty at the move. */
+static int precopy_stream(const struct precopy_job *j)
+{
+    struct image_hdr *h = kzalloc(sizeof *h);
+    struct image_file *files = kzalloc(sizeof *files * IMAGE_MAX_FILES);
+    uint8_t *batch = kmalloc(PRECOPY_BATCH * PAGE_SIZE);
+    struct image_vma *vmas = kmalloc(IMAGE_MAX_VMAS * sizeof *vmas);
+    char *cmdline = kmalloc(65536);
+    struct stream k = { .buf = NULL };
+    int r = h && files && batch && vmas && cmdline ? 0 : -ENOMEM;
+    uint32_t nvma = 0, cmdline_len = 0;
+    if (!r)
+        r = stream_open(&k, j->node, j->pid, IMAGE_MAX_VMAS, 65536, MSG_PRE);
+    if (!r) {
+        uint64_t f = irq_save();
+        struct process *p = precopy_owner(j);
+        nvma = p ? count_vmas(p->mm) : 0;
+        if (!p || nvma > IMAGE_MAX_VMAS) {
+            r = -ESRCH;
+        } else {
+            fill_identity(h, p);
+            h->purpose = IMAGE_NEW;
+            h->home = p->kind == PROC_REMOTE ? p->home : node_self();
+            cmdline_len = p->cmdline && p->cmdline_len <= 65536 ? p->cmdline_len : 0;
+            memcpy(cmdline, p->cmdline ? p->cmdline : "", cmdline_len);
+            stream_begin(&k, h, p->mm, cmdline, cmdline_len, files);
+            uint32_t i = 0;
+            for (struct vma *v = mm_first_vma(p->mm); v; v = mm_next_vma(p->mm, v))
+                vmas[i++] = (struct image_vma){ v->start, v->end, v->prot, 0, 0, 0, v->file ? 1u : 0u, 0 };
+        }
+        irq_restore(f);
+    }
+    for (uint32_t i = 0; i < nvma && !r && !k.err; i++) {
+        if (vmas[i].file_ref)
+            continue;                   /* file pages go with the move (or stay behind by reference) */
+        for (uint64_t va = vmas[i].start; va < vmas[i].end && !r && !k.err;) {
+            uint64_t got = 0, first = va;
+            uint64_t f = irq_save();
+            struct process *p = precopy_owner(j);
+            if (!p)
+                r = -ESRCH;
+            for (uint32_t n = 0; p && n < PRECOPY_BATCH && va < vmas[i].end; n++, va += PAGE_SIZE)
+                if (mm_page_snapshot(p->mm, va, batch + n * PAGE_SIZE))
+                    got |= 1ull << n;
+            if (p)
+                vm_flush_all();
+            irq_restore(f);
+            for (uint32_t n = 0; n < PRECOPY_BATCH && !k.err; n++) {
+                const uint8_t *page = batch + n * PAGE_SIZE;
+                if ((got & (1ull << n)) && !page_is_zero(page)) {
+                    stream_page(&k, first + n * PAGE_SIZE, page);
+                    st.precopy_pages++;
+                }
+            }
+        }
+    }
+    if (k.buf) {
+        k.err = k.err ? k.err : r;
+        r = stream_close(&k, false);
+    }
+    kfree(h);
+    kfree(files);
+    kfree(batch);
+    kfree(vmas);
+    kfree(cmdline);
+    return r;
+}
+
+/* Runs a pre-copy, then asks its process to move again: the move sends what changed since
+ * (PRECOPY_DONE), or everything if the pre-copy was voided (PRECOPY_VOID). */
+static void precopy_thread(void *arg)
+{
+    struct precopy_job *j = arg;
+    int r = precopy_stream(j);
+    uint64_t f = irq_save();
+    struct process *p = precopy_owner(j);
+    bool done = p && r == 0;
+    if (!p)
+        p = proc_find(j->pid);
+    if (p && p->kind != PROC_DEPUTY && p->state != PROC_ZOMBIE && p->precopy == PRECOPY_RUNNING) {
+        p->precopy = done ? PRECOPY_DONE : PRECOPY_VOID;
+        int rq = migrate_request(p, j->node);
+        if (rq) {                       /* the target went down meanwhile, or it was locked */
+            p->precopy = PRECOPY_NONE;
+            stays(p, j->node, NULL, rq);
+        }
+    }
+    irq_restore(f);
+    if (done)
+        st.precopies++;
+    else
+        st.precopy_void++;
+    kfree(j);
+}
+
+/* On the way to a move of p to node: true if a pre-copy starts (or runs) and p should run on
+ * meanwhile; false if the move happens now (after a pre-copy: p->precopy == PRECOPY_DONE). */
+static bool precopy_first(struct process *p, int node)
+{
+    if (p->precopy == PRECOPY_RUNNING)
+        return true;                    /* it asks again when done */
+    if (p->precopy == PRECOPY_DONE && p->precopy_node == node && p->mm->gen == p->precopy_gen)
+        return false;
+    bool again = p->precopy != PRECOPY_NONE;
+    p->precopy = PRECOPY_NONE;
+    if (again || p->mm->rss_pages * PAGE_SIZE < PRECOPY_MIN_BYTES)
+        return false;                   /* after a voided one, or small: stop and copy */
+    /* Short of memory (or moved because of it), stop it now: running on, it would only grow (a
+     * growing process voids the pre-copy anyway, and its buffers are memory this node lacks). */
+    if ((p->migrate_auto && p->migrate_reason == BAL_MEMORY) || pmm_free_count() * PAGE_SIZE < PRECOPY_MIN_FREE)
+        return false;
+    struct precopy_job *j = kmalloc(sizeof *j);
+    if (!j)
+        return false;
+    *j = (struct precopy_job){ p->pid, node, p->mm->gen };
+    p->precopy = PRECOPY_RUNNING;
+    p->precopy_node = node;
+    p->precopy_gen = p->mm->gen;
+    if (!kthread_create("precopy", precopy_thread, j)) {
+        p->precopy = PRECOPY_NONE;
+        kfree(j);
+        return false;
+    }
+    return true;
 }
 
 /* ---- receiving (rpc workers; one source sends one part at a time) ---- */
@@ -317,6 +535,7 @@ struct pending {
     struct list_head link;
     int from;
     int32_t pid;
+    bool pre;                           /* a pre-copy: its process still runs at the sender */
     uint64_t started_ns;
     struct image_hdr h;
     char *cmdline;
@@ -367,26 +586,79 @@ static void pending_put(struct pending *q)
     irq_restore(f);
 }
 
+/* The header of a BEGIN part, checked; the size of the whole part, or -EINVAL. */
+static long begin_header(const uint8_t *data, size_t len, struct image_hdr *h)
+{
+    if (len < sizeof *h)
+        return -EINVAL;
+    memcpy(h, data, sizeof *h);
+    len -= sizeof *h;
+    size_t need = h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma) + h->nfiles * sizeof(struct image_file);
+    if (h->magic != IMAGE_MAGIC || h->version != IMAGE_VERSION || h->pid <= 1 || h->nvma > IMAGE_MAX_VMAS ||
+        h->cmdline_len > 65536 || h->nfiles > IMAGE_MAX_FILES || len < need)
+        return -EINVAL;
+    return (long)(sizeof *h + need);
+}
+
+/* Are the nvma struct image_vma at vd exactly the mappings of mm? */
+static bool same_layout(struct mm *mm, const uint8_t *vd, uint32_t nvma)
+{
+    struct vma *v = mm_first_vma(mm);
+    for (uint32_t i = 0; i < nvma; i++, v = mm_next_vma(mm, v)) {
+        struct image_vma iv;
+        memcpy(&iv, vd + i * sizeof iv, sizeof iv);
+        if (!v || v->start != iv.start || v->end != iv.end || v->prot != (iv.prot & 7) || !v->file != !iv.file_ref)
+            return false;
+    }
+    return v == NULL;
+}
+
+/* The BEGIN part of the move after a pre-copy: the pending pre-copy of (from, pid) becomes the
+ * image, with this header and command line, if its mappings are still the same (they are: the
+ * sender checked; anything else is refused with -ESTALE and the sender sends everything). */
+static long begin_delta(int from, const uint8_t *data, size_t len)
+{
+    struct image_hdr h;
+    long used = begin_header(data, len, &h);
+    if (used < 0)
+        return used;
+    struct pending *q = pending_take(from, h.pid);
+    if (!q || !q->pre) {
+        if (q)
+            pending_free(q);
+        return -ESTALE;
+    }
+    char *cmdline = kmalloc(h.cmdline_len ? h.cmdline_len : 1);
+    if (!same_layout(q->mm, data + sizeof h + h.cmdline_len, h.nvma) || !cmdline) {
+        kfree(cmdline);
+        pending_free(q);
+        return -ESTALE;
+    }
+    memcpy(cmdline, data + sizeof h, h.cmdline_len);
+    kfree(q->cmdline);
+    q->cmdline = cmdline;
+    q->h = h;
+    q->pre = false;
+    q->started_ns = clock_ns();
+    q->mm->brk_start = h.brk_start;
+    q->mm->brk = h.brk;
+    pending_put(q);
+    return used;
+}
+
 /* The BEGIN part at data: a pending image for (from, its pid). Returns the bytes it took, or -errno. */
-static long begin(int from, const uint8_t *data, size_t len)
+static long begin(int from, const uint8_t *data, size_t len, bool pre)
 {
     struct pending *q = kzalloc(sizeof *q);
     if (!q)
         return -ENOMEM;
     struct image_hdr *h = &q->h;
-    if (len < sizeof *h) {
+    if (begin_header(data, len, h) < 0) {
         kfree(q);
         return -EINVAL;
     }
-    memcpy(h, data, sizeof *h);
     data += sizeof *h;
-    len -= sizeof *h;
-    if (h->magic != IMAGE_MAGIC || h->version != IMAGE_VERSION || h->pid <= 1 || h->nvma > IMAGE_MAX_VMAS ||
-        h->cmdline_len > 65536 || h->nfiles > IMAGE_MAX_FILES ||
-        len < h->cmdline_len + (size_t)h->nvma * sizeof(struct image_vma) + h->nfiles * sizeof(struct image_file)) {
-        kfree(q);
-        return -EINVAL;
-    }
+    q->pre = pre;
     q->from = from;
     q->pid = h->pid;
     q->started_ns = clock_ns();
@@ -594,7 +866,7 @@ static int svc_image(int from, const void *req, size_t len, void *resp, size_t c
         return -EINVAL;
     st.bytes_in += len + sizeof m;
     if (m.flags & MSG_BEGIN) {
-        long used = begin(from, data, len);
+        long used = m.flags & MSG_DELTA ? begin_delta(from, data, len) : begin(from, data, len, m.flags & MSG_PRE);
         if (used < 0)
             return (int)used;
         data += used;
@@ -607,6 +879,10 @@ static int svc_image(int from, const void *req, size_t len, void *resp, size_t c
     if (r) {
         pending_free(q);
         return m.flags & MSG_ABORT ? 0 : r;
+    }
+    if ((m.flags & MSG_COMMIT) && q->pre) {
+        pending_free(q);                /* a pre-copy is never an image by itself */
+        return -EINVAL;
     }
     if (m.flags & MSG_COMMIT)
         return commit(from, q);
@@ -631,7 +907,7 @@ int migrate_send_exec(struct process *p, const struct exec_image *img, const str
     uint32_t argv_len = 0;
     for (int i = 0; i < a->argc; i++)
         argv_len += strlen(a->buf + argv_len) + 1;
-    int r = send_image(p->where, h, img->mm, a->buf, argv_len);
+    int r = send_image(p->where, h, img->mm, a->buf, argv_len, false);
     kfree(h);
     if (r == 0)
         st.execs_out++;
@@ -717,7 +993,9 @@ static int send_current(struct process *p, int node, struct trap_frame *tf, uint
     h->auto_load = p->migrate_auto ? p->migrate_load + 1 : 0;   /* + 1: never 0 */
     h->auto_reason = p->migrate_reason;
     memcpy(h->comm, p->comm, sizeof h->comm);
-    int r = send_image(node, h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0);
+    bool delta = p->precopy == PRECOPY_DONE;     /* precopy_first checked it is still good */
+    p->precopy = PRECOPY_NONE;
+    int r = send_image(node, h, p->mm, p->cmdline ? p->cmdline : "", p->cmdline ? p->cmdline_len : 0, delta);
     kfree(h);
     if (r == 0)
         st.out++;
@@ -816,6 +1094,8 @@ void migrate_on_return(struct trap_frame *tf)
         stays(p, node, why, 0);
         return;
     }
+    if (precopy_first(p, node))
+        return;                         /* it runs on while its memory goes ahead */
     irq_enable();                       /* from an interrupt's return path too */
     if (p->kind == PROC_REMOTE)
         move_on(p, node, tf);

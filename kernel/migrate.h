@@ -42,6 +42,10 @@ struct migrate_stats {
     uint64_t bytes_out, bytes_in, pages_out, pages_in;
     uint64_t last_freeze_us;            /* of the last move out: from freezing to the deputy */
     uint64_t by_value;                  /* images whose files the target lacked: pages sent instead */
+    uint64_t precopies;                 /* memory sent ahead while the process ran, then the move */
+    uint64_t precopy_pages;             /* pages sent ahead */
+    uint64_t precopy_void;              /* pre-copies thrown away (its mappings changed meanwhile,
+                                         * it ended, the target failed): the move sent everything */
 };
 void migrate_get_stats(struct migrate_stats *out);
 /* Bytes per second of this node's recent moves (smoothed; a guess before the first large one). */

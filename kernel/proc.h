@@ -115,6 +115,10 @@ struct process {
      * written if it is interrupted again. Carried across moves. */
     uint64_t restart_deadline_ns;
     uint64_t restart_rem;
+    /* A pre-copy of its memory to the node it is moving to, while it runs (kernel/migrate.c). */
+    enum { PRECOPY_NONE, PRECOPY_RUNNING, PRECOPY_DONE, PRECOPY_VOID } precopy;
+    int precopy_node;
+    uint64_t precopy_gen;           /* its mm->gen when the pre-copy started */
 };
 
 /* CLOCK_MONOTONIC as p sees it (this node's clock if p is NULL). */

@@ -29,6 +29,15 @@ static unsigned vm_flags_of(uint32_t prot, bool writable)
     return f;
 }
 
+static uint64_t last_gen;
+
+void mm_changed(struct mm *mm)
+{
+    uint64_t f = irq_save();
+    mm->gen = ++last_gen;
+    irq_restore(f);
+}
+
 struct mm *mm_create(void)
 {
     struct mm *mm = kzalloc(sizeof *mm);
@@ -41,6 +50,7 @@ struct mm *mm_create(void)
     }
     list_init(&mm->vmas);
     mm->magic = MM_MAGIC;
+    mm_changed(mm);
     return mm;
 }
 
@@ -135,6 +145,7 @@ static struct vma *vma_split(struct vma *v, uint64_t addr)
 
 int mm_split_range(struct mm *mm, struct vma *v, uint64_t start, uint64_t end)
 {
+    mm_changed(mm);
     if (start > v->start && start < v->end) {
         v = vma_split(v, start);
         if (!v)
@@ -148,6 +159,7 @@ int mm_split_range(struct mm *mm, struct vma *v, uint64_t start, uint64_t end)
 int mm_unmap(struct mm *mm, uint64_t start, uint64_t len)
 {
     uint64_t end = start + len;
+    mm_changed(mm);
     struct list_head *pos, *n;
     list_for_each_safe(pos, n, &mm->vmas) {
         struct vma *v = list_entry(pos, struct vma, link);
@@ -243,6 +255,7 @@ static struct vma *grow_stack(struct mm *mm, uint64_t addr)
     if (below && below != v)
         return NULL;
     v->start = new_start;
+    mm_changed(mm);
     return v;
 }
 
@@ -295,6 +308,7 @@ struct mm *mm_clone(struct mm *parent)
         return NULL;
     child->brk_start = parent->brk_start;
     child->brk = parent->brk;
+    mm_changed(parent);                 /* share_pte rewrites its entries, dirty bits and all */
     struct list_head *pos;
     list_for_each(pos, &parent->vmas) {
         struct vma *pv = list_entry(pos, struct vma, link);
@@ -349,6 +363,22 @@ const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, bool rea
     if (!pte || !(*pte & 1))
         return NULL;
     return P2V(vm_pte_addr(*pte));
+}
+
+bool mm_page_snapshot(struct mm *mm, uint64_t va, void *out)
+{
+    uint64_t *pte = vm_pte_lookup(mm->space, va);
+    if (!pte || !(*pte & 1))
+        return false;
+    vm_pte_test_clear_dirty(pte);
+    memcpy(out, P2V(vm_pte_addr(*pte)), PAGE_SIZE);
+    return true;
+}
+
+const void *mm_page_dirty(struct mm *mm, uint64_t va)
+{
+    uint64_t *pte = vm_pte_lookup(mm->space, va);
+    return pte && (*pte & 1) && vm_pte_dirty(*pte) ? P2V(vm_pte_addr(*pte)) : NULL;
 }
 
 int mm_install_page(struct mm *mm, uint64_t va, const void *data)

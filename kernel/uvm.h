@@ -48,6 +48,8 @@ struct mm {
     uint64_t brk_start, brk;
     uint64_t rss_pages;
     uint64_t magic;                 /* MM_MAGIC while alive: catches use after mm_destroy */
+    uint64_t gen;                   /* unique to this address space, renewed whenever its mappings
+                                     * change or its dirty bits may have been lost (mm_changed) */
 };
 #define MM_MAGIC 0x6d6d5f616c697665ull
 
@@ -75,5 +77,14 @@ const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, bool rea
 /* Puts a private copy of data at va (page aligned, inside a VMA of mm). 0, -EFAULT, -ENOMEM. */
 int mm_install_page(struct mm *mm, uint64_t va, const void *data);
 /* First VMA of mm, and the one after v (NULL at the end): for walking without the list. */
+/* Pre-copy of a running process (kernel/migrate.c), interrupts off: copies the page at va to out
+ * and clears its dirty bit, so a later write shows in mm_page_dirty; false if no page is there.
+ * The caller flushes the TLB (vm_flush_all) before the address space runs again. */
+bool mm_page_snapshot(struct mm *mm, uint64_t va, void *out);
+/* The page at va if it was written since its snapshot (or it came since), else NULL. */
+const void *mm_page_dirty(struct mm *mm, uint64_t va);
+/* The mappings of mm changed, or something rewrote its page-table entries (and their dirty bits):
+ * a pre-copy taken before is worthless. Renews mm->gen. */
+void mm_changed(struct mm *mm);
 struct vma *mm_first_vma(struct mm *mm);
 struct vma *mm_next_vma(struct mm *mm, struct vma *v);

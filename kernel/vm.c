@@ -18,6 +18,7 @@
 #define PTE_U (1ull << 2)
 #define PTE_PWT (1ull << 3)
 #define PTE_PCD (1ull << 4)
+#define PTE_D (1ull << 6)
 #define PTE_PS (1ull << 7)
 #define PTE_G (1ull << 8)
 #define PTE_NX (1ull << 63)
@@ -243,3 +244,11 @@ uint64_t vm_pte_addr(uint64_t pte) { return pte & PTE_ADDR; }
 bool vm_pte_writable(uint64_t pte) { return pte & PTE_W; }
 uint64_t *vm_pte_lookup(struct vm_space *s, uint64_t va) { return walk(s->pml4, va, 0, false); }
 void vm_flush_all(void) { write_cr3(read_cr3()); }
+bool vm_pte_dirty(uint64_t pte) { return pte & PTE_D; }
+
+bool vm_pte_test_clear_dirty(uint64_t *pte)
+{
+    bool d = *pte & PTE_D;
+    *pte &= ~PTE_D;
+    return d;
+}

@@ -36,3 +36,7 @@ uint64_t vm_pte_addr(uint64_t pte);
 bool vm_pte_writable(uint64_t pte);
 uint64_t *vm_pte_lookup(struct vm_space *s, uint64_t va);   /* NULL if no page table covers va */
 void vm_flush_all(void);
+/* The dirty bit the CPU sets on a write through the entry: read and cleared at once (the caller
+ * flushes the TLB before the address space runs again, or a cached entry would not set it anew). */
+bool vm_pte_test_clear_dirty(uint64_t *pte);
+bool vm_pte_dirty(uint64_t pte);

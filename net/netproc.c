@@ -168,7 +168,8 @@ static const struct stat_field migrate_fields[] = {
     SF(migrate_stats, out), SF(migrate_stats, in), SF(migrate_stats, failed), SF(migrate_stats, execs_out),
     SF(migrate_stats, execs_in), SF(migrate_stats, bytes_out), SF(migrate_stats, bytes_in),
     SF(migrate_stats, pages_out), SF(migrate_stats, pages_in), SF(migrate_stats, last_freeze_us),
-    SF(migrate_stats, by_value),
+    SF(migrate_stats, by_value), SF(migrate_stats, precopies), SF(migrate_stats, precopy_pages),
+    SF(migrate_stats, precopy_void),
 };
 
 static void gen_stats(struct tbuf *b)

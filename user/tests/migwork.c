@@ -1,6 +1,8 @@
 /* migwork [MIB] [SECONDS]: a process with MIB MiB of touched memory (default 4), an open file, a
  * pipe to its parent, an interval timer with a SIGALRM handler and the FPU in use, working for
- * SECONDS (default 1) while it checks that none of it changes under it. On Shoal it may be moved
+ * SECONDS (default 1) while it writes to its memory, a different page each round, and checks that
+ * the memory holds exactly what it wrote (a move that lost a page written while the memory was
+ * being sent ahead shows here) and that nothing else changes under it. On Shoal it may be moved
  * between nodes meanwhile (`migrate PID NODE`, tests/system/test_migrate.py): it says its pid on
  * stdout first ("worker PID"), then at the end the nodes it ran on ("nodes 0 1 2 0"); everything
  * must have survived every move. On Linux it simply passes. */
@@ -72,8 +74,10 @@ static int worker(int out, size_t mib, double seconds)
         if (nnodes < 64 && (nnodes == 0 || nodes[nnodes - 1] != w))
             nodes[nnodes++] = w;
         fp = sqrt(fp * fp + 1.0);               /* the FPU state must travel too */
-        mem[rounds % words] ^= 0x5a5a5a5a5a5a5a5aull;  /* dirty a page, then undo it */
-        mem[rounds % words] ^= 0x5a5a5a5a5a5a5a5aull;
+        size_t j = (size_t)(rounds * 513) % words;     /* a different page each round */
+        uint64_t v = mem[j] * 6364136223846793005ull + rounds;
+        sum += (v ^ j) - (mem[j] ^ j);                  /* checksum() of what it holds now */
+        mem[j] = v;
         if (now() - last > 0.2) {
             CHECK(checksum(mem, words) == sum, "memory changed after %lu rounds (on node %d)", rounds, w);
             char line[64];
