@@ -13,6 +13,7 @@
 #include "kernel/deputy.h"
 #include "kernel/errno.h"
 #include "kernel/exec.h"
+#include "kernel/format.h"
 #include "kernel/fpu.h"
 #include "kernel/kmalloc.h"
 #include "kernel/mm.h"
@@ -383,6 +384,8 @@ static void stays(struct process *p, int node, const char *why, int err);
 
 #define PRECOPY_MIN_BYTES (2u << 20)    /* smaller: the stop-and-copy is short anyway */
 #define PRECOPY_MIN_FREE (32u << 20)    /* less free memory here: no pre-copy */
+
+static bool precopy_on = true;
 #define PRECOPY_BATCH 32                /* pages snapshot per pass with interrupts off */
 
 struct precopy_job {
@@ -508,7 +511,7 @@ static bool precopy_first(struct process *p, int node)
         return false;
     bool again = p->precopy != PRECOPY_NONE;
     p->precopy = PRECOPY_NONE;
-    if (again || p->mm->rss_pages * PAGE_SIZE < PRECOPY_MIN_BYTES)
+    if (again || !precopy_on || p->mm->rss_pages * PAGE_SIZE < PRECOPY_MIN_BYTES)
         return false;                   /* after a voided one, or small: stop and copy */
     /* Short of memory (or moved because of it), stop it now: running on, it would only grow (a
      * growing process voids the pre-copy anyway, and its buffers are memory this node lacks). */
@@ -1187,8 +1190,25 @@ void migrate_get_stats(struct migrate_stats *out)
     irq_restore(f);
 }
 
+/* /proc/cluster/migrate/precopy: 1 (default) or 0 (every move stops and copies: the baseline
+ * bench/ssibench compares with). */
+static size_t show_precopy(char *buf, size_t cap) { return (size_t)ksnprintf(buf, cap, "%d\n", precopy_on); }
+
+static long store_precopy(const char *text)
+{
+    if ((text[0] != '0' && text[0] != '1') || (text[1] && text[1] != '\n'))
+        return -EINVAL;
+    precopy_on = text[0] == '1';
+    return 0;
+}
+
+static const struct netproc_file files[] = {
+    { "precopy", show_precopy, store_precopy },
+};
+
 void migrate_init(void)
 {
-    if (rpc_register(RPC_SVC_SSI_IMAGE, svc_image) != 0 || rpc_register(RPC_SVC_SSI_MIGRATE, svc_migrate) != 0)
+    if (rpc_register(RPC_SVC_SSI_IMAGE, svc_image) != 0 || rpc_register(RPC_SVC_SSI_MIGRATE, svc_migrate) != 0 ||
+        netproc_add_dir("migrate", files, 1) != 0)
         printk(LOG_ERR, "migrate: cannot register the image service\n");
 }
