@@ -487,10 +487,11 @@ static void precopy_thread(void *arg)
         p = proc_find(j->pid);
     if (p && p->kind != PROC_DEPUTY && p->state != PROC_ZOMBIE && p->precopy == PRECOPY_RUNNING) {
         p->precopy = done ? PRECOPY_DONE : PRECOPY_VOID;
-        int rq = migrate_request(p, j->node);
+        int want = p->precopy_want;     /* asked for elsewhere meanwhile: it goes there, whole */
+        int rq = migrate_request(p, want);
         if (rq) {                       /* the target went down meanwhile, or it was locked */
             p->precopy = PRECOPY_NONE;
-            stays(p, j->node, NULL, rq);
+            stays(p, want, NULL, rq);
         }
     }
     irq_restore(f);
@@ -505,8 +506,10 @@ static void precopy_thread(void *arg)
  * meanwhile; false if the move happens now (after a pre-copy: p->precopy == PRECOPY_DONE). */
 static bool precopy_first(struct process *p, int node)
 {
-    if (p->precopy == PRECOPY_RUNNING)
-        return true;                    /* it asks again when done */
+    if (p->precopy == PRECOPY_RUNNING) {
+        p->precopy_want = node;         /* the thread asks for it again when done */
+        return true;
+    }
     if (p->precopy == PRECOPY_DONE && p->precopy_node == node && p->mm->gen == p->precopy_gen)
         return false;
     bool again = p->precopy != PRECOPY_NONE;
@@ -522,7 +525,7 @@ static bool precopy_first(struct process *p, int node)
         return false;
     *j = (struct precopy_job){ p->pid, node, p->mm->gen };
     p->precopy = PRECOPY_RUNNING;
-    p->precopy_node = node;
+    p->precopy_node = p->precopy_want = node;
     p->precopy_gen = p->mm->gen;
     if (!kthread_create("precopy", precopy_thread, j)) {
         p->precopy = PRECOPY_NONE;

@@ -117,7 +117,8 @@ struct process {
     uint64_t restart_rem;
     /* A pre-copy of its memory to the node it is moving to, while it runs (kernel/migrate.c). */
     enum { PRECOPY_NONE, PRECOPY_RUNNING, PRECOPY_DONE, PRECOPY_VOID } precopy;
-    int precopy_node;
+    int precopy_node;               /* where the pre-copy went */
+    int precopy_want;               /* where it was last asked to go (a move asked meanwhile) */
     uint64_t precopy_gen;           /* its mm->gen when the pre-copy started */
 };
 
