@@ -12,6 +12,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "kernel/format.h"
+#include "kernel/kmalloc.h"
 #include "kernel/node.h"
 #include "kernel/pmm.h"
 #include "kernel/printk.h"
@@ -38,6 +39,49 @@ struct new_utsname {
 
 static struct spinlock uts_lock = SPINLOCK_INIT("uts");
 static char hostname[UTS_LEN];          /* "" until sethostname: then the name is "node<N>" */
+
+/* syslog(2), as busybox dmesg uses it: this node's kernel log ring (kernel/printk.c). */
+SYSCALL(NR_syslog, syslog)
+{
+    switch (a0) {
+    case 0: case 1:                     /* close, open: nothing to do */
+        return 0;
+    case 3: case 4: {                   /* READ_ALL, READ_CLEAR */
+        if (!a1 || a2 < 0)
+            return -EINVAL;
+        unsigned long cap = (unsigned long)a2 < PRINTK_RING_SIZE ? (unsigned long)a2 : PRINTK_RING_SIZE;
+        char *b = kmalloc(cap ? cap : 1);
+        if (!b)
+            return -ENOMEM;
+        unsigned long n = printk_ring_read(b, cap);
+        long r = copy_to_user((void *)a1, b, n) ? -EFAULT : (long)n;
+        kfree(b);
+        if (r >= 0 && a0 == 4)
+            printk_ring_clear();
+        return r;
+    }
+    case 5:                             /* CLEAR */
+        printk_ring_clear();
+        return 0;
+    case 6:                             /* CONSOLE_OFF: emergencies only */
+        printk_set_level(LOG_EMERG);
+        return 0;
+    case 7:                             /* CONSOLE_ON */
+        printk_set_level(LOG_INFO);
+        return 0;
+    case 8:                             /* CONSOLE_LEVEL: show messages below a2 */
+        if (a2 < 1 || a2 > 8)
+            return -EINVAL;
+        printk_set_level((int)a2 - 1);
+        return 0;
+    case 9:                             /* SIZE_UNREAD */
+        return (long)printk_ring_used();
+    case 10:                            /* SIZE_BUFFER */
+        return PRINTK_RING_SIZE;
+    default:
+        return -EINVAL;
+    }
+}
 
 SYSCALL(NR_uname, uname)
 {

@@ -70,8 +70,8 @@ bool net_peer_info(int node, struct peer_info *out);
 /* /proc/cluster (net/netproc.c): after rpc_init and once /proc exists. */
 void netproc_init(void);
 
-/* A subdirectory /proc/cluster/NAME of files another subsystem provides (one such directory; at
- * most 15 files): show writes the file's text (at most NETPROC_SHOW_MAX bytes) and returns its
+/* A subdirectory /proc/cluster/NAME of files another subsystem provides (up to 4 such directories, at
+ * most 15 files each): show writes the file's text (at most NETPROC_SHOW_MAX bytes) and returns its
  * length; store (NULL: read-only) takes what was written (one line, trailing newline removed) and
  * returns 0 or -errno. After netproc_init. 0 or -EBUSY, -ENOMEM. */
 #define NETPROC_SHOW_MAX 8192

@@ -45,13 +45,20 @@ static const struct {
 
 static struct inode *np_inode[NP_COUNT];
 
-/* One subdirectory of files that another subsystem provides (netproc_add_dir). */
-#define NP_SUB_FIRST 16                 /* kinds from here: the subdirectory (16) and its files */
+/* Subdirectories of files that other subsystems provide (netproc_add_dir): the balancer's, the
+ * migration's. Subdirectory d has kinds NP_SUB_FIRST + 16 d (itself) and the 15 after (its files). */
+#define NP_SUB_FIRST 16
 #define NP_SUB_MAX 15
-static const char *sub_name;
-static const struct netproc_file *sub_files;
-static int nsub;
-static struct inode *sub_inode[NP_SUB_MAX + 1];      /* [0]: the directory */
+#define NP_SUBDIRS 4
+static struct subdir {
+    const char *name;
+    const struct netproc_file *files;
+    int n;
+    struct inode *inode[NP_SUB_MAX + 1];        /* [0]: the directory */
+} subs[NP_SUBDIRS];
+static int nsubs;
+
+static int sub_kind(int d, int i) { return NP_SUB_FIRST + d * (NP_SUB_MAX + 1) + i; }
 
 /* ---- text buffers ---- */
 
@@ -510,9 +517,21 @@ static long ctl_write(struct file *f, const void *buf, size_t n, uint64_t *pos)
 
 static int np_kind(struct inode *ino) { return (int)(ino->ino - NP_INO(0)); }
 
+/* The subdirectory a kind belongs to (NULL: none), and the kind's index in it (0: itself). */
+static struct subdir *sub_of(int kind, int *i)
+{
+    if (kind < NP_SUB_FIRST)
+        return NULL;
+    int d = (kind - NP_SUB_FIRST) / (NP_SUB_MAX + 1);
+    *i = (kind - NP_SUB_FIRST) % (NP_SUB_MAX + 1);
+    return d < nsubs && *i <= subs[d].n ? &subs[d] : NULL;
+}
+
 static const struct netproc_file *sub_file(int kind)
 {
-    return kind > NP_SUB_FIRST && kind <= NP_SUB_FIRST + nsub ? &sub_files[kind - NP_SUB_FIRST - 1] : NULL;
+    int i;
+    struct subdir *sd = sub_of(kind, &i);
+    return sd && i > 0 ? &sd->files[i - 1] : NULL;
 }
 
 static int np_open(struct inode *ino, struct file *f)
@@ -606,8 +625,9 @@ static int np_lookup(struct inode *dir, const char *name, size_t len, struct ino
     for (int k = NP_NODES; k < NP_COUNT && !ino; k++)
         if (strlen(np_files[k].name) == len && memcmp(np_files[k].name, name, len) == 0)
             ino = np_inode[k];
-    if (!ino && sub_inode[0] && strlen(sub_name) == len && memcmp(sub_name, name, len) == 0)
-        ino = sub_inode[0];
+    for (int d = 0; d < nsubs && !ino; d++)
+        if (strlen(subs[d].name) == len && memcmp(subs[d].name, name, len) == 0)
+            ino = subs[d].inode[0];
     if (!ino)
         return -ENOENT;
     inode_get(ino);
@@ -624,24 +644,26 @@ static int np_readdir(struct file *f, struct dirent_sink *sink)
         if (!dirent_emit(sink, np_files[k].name, strlen(np_files[k].name), NP_INO(k), np_files[k].mode))
             return 0;
     }
-    if (f->pos == 2 + NP_COUNT - 1 && sub_inode[0]) {
-        if (!dirent_emit(sink, sub_name, strlen(sub_name), NP_INO(NP_SUB_FIRST), S_IFDIR))
+    for (; f->pos >= 2 + NP_COUNT - 1 && f->pos < 2 + NP_COUNT - 1 + (uint64_t)nsubs; f->pos++) {
+        int d = (int)(f->pos - (2 + NP_COUNT - 1));
+        if (!dirent_emit(sink, subs[d].name, strlen(subs[d].name), NP_INO(sub_kind(d, 0)), S_IFDIR))
             return 0;
-        f->pos++;
     }
     return 0;
 }
 
 static int sub_lookup(struct inode *dir, const char *name, size_t len, struct inode **out)
 {
+    int self;
+    struct subdir *sd = sub_of(np_kind(dir), &self);
     struct inode *ino = NULL;
     if (len == 2 && name[0] == '.' && name[1] == '.')
         ino = np_inode[NP_DIR];
     else if (len == 1 && name[0] == '.')
         ino = dir;
-    for (int i = 0; i < nsub && !ino; i++)
-        if (strlen(sub_files[i].name) == len && memcmp(sub_files[i].name, name, len) == 0)
-            ino = sub_inode[i + 1];
+    for (int i = 0; sd && i < sd->n && !ino; i++)
+        if (strlen(sd->files[i].name) == len && memcmp(sd->files[i].name, name, len) == 0)
+            ino = sd->inode[i + 1];
     if (!ino)
         return -ENOENT;
     inode_get(ino);
@@ -651,11 +673,14 @@ static int sub_lookup(struct inode *dir, const char *name, size_t len, struct in
 
 static int sub_readdir(struct file *f, struct dirent_sink *sink)
 {
-    if (!dirent_emit_dots(f, sink))
+    int self;
+    struct subdir *sd = sub_of(np_kind(f->inode), &self);
+    if (!sd || !dirent_emit_dots(f, sink))
         return 0;
-    for (; f->pos >= 2 && f->pos < 2 + (uint64_t)nsub; f->pos++) {
-        const struct netproc_file *sf = &sub_files[f->pos - 2];
-        if (!dirent_emit(sink, sf->name, strlen(sf->name), NP_INO(NP_SUB_FIRST + 1 + (int)f->pos - 2),
+    int d = (int)(sd - subs);
+    for (; f->pos >= 2 && f->pos < 2 + (uint64_t)sd->n; f->pos++) {
+        const struct netproc_file *sf = &sd->files[f->pos - 2];
+        if (!dirent_emit(sink, sf->name, strlen(sf->name), NP_INO(sub_kind(d, 1 + (int)f->pos - 2)),
                          S_IFREG | (sf->store ? 0644 : 0444)))
             return 0;
     }
@@ -677,22 +702,24 @@ static const struct file_ops sub_dir_fops = { .readdir = sub_readdir };
 
 int netproc_add_dir(const char *name, const struct netproc_file *files, int n)
 {
-    if (sub_inode[0] || n > NP_SUB_MAX || !np_inode[NP_DIR])
+    if (nsubs == NP_SUBDIRS || n > NP_SUB_MAX || !np_inode[NP_DIR])
         return -EBUSY;
+    struct subdir *sd = &subs[nsubs];
     for (int i = 0; i <= n; i++) {
         uint32_t mode = i == 0 ? S_IFDIR | 0555 : S_IFREG | (files[i - 1].store ? 0644 : 0444);
         struct inode *ino = inode_alloc(procfs_device(), mode);
         if (!ino)
-            return -ENOMEM;
-        ino->ino = NP_INO(NP_SUB_FIRST + i);
+            return -ENOMEM;             /* (the inodes made so far stay unused) */
+        ino->ino = NP_INO(sub_kind(nsubs, i));
         ino->nlink = i == 0 ? 2 : 1;
         ino->iops = i == 0 ? &sub_dir_iops : &np_file_iops;
         ino->fops = i == 0 ? &sub_dir_fops : &np_file_fops;
-        sub_inode[i] = ino;
+        sd->inode[i] = ino;
     }
-    sub_name = name;
-    sub_files = files;
-    nsub = n;
+    sd->name = name;
+    sd->files = files;
+    sd->n = n;
+    nsubs++;                            /* last: lookups see it whole */
     return 0;
 }
 

@@ -5,7 +5,7 @@
  *     unlock PID               PID may move again
  * lock and unlock are this program under other names. It writes to /proc/PID/where and
  * /proc/PID/lock, which work on any node for any pid of the cluster. Exit status 0 when done;
- * 1 when the request failed or the process did not move within 30 s (the kernel log says why).
+ * 1 when the request failed or the process did not move within 30 s (`dmesg` on the node it runs on says why).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +65,7 @@ int main(int argc, char **argv)
         struct timespec ts = { 0, 5 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "migrate: %s stays on node %d (the kernel log says why)\n", argv[1], shoal_read_int(where));
+    int now = shoal_read_int(where);
+    fprintf(stderr, "migrate: %s stays on node %d (`dmesg` there says why)\n", argv[1], now);
     return 1;
 }

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     }
     close(fd);
     if (strcmp(node, "home") != 0 && shoal_where() != (int)want) {
-        fprintf(stderr, "on: could not move to node %s (the kernel log says why)\n", node);
+        fprintf(stderr, "on: could not move to node %s (`dmesg` says why)\n", node);
         return 125;
     }
     execvp(argv[2], argv + 2);

@@ -43,6 +43,9 @@ def test_migrate(kernel, cluster_name):
                         limit=UP_TIMEOUT + 120)
     assert p.returncode == 0, f"`tools/cluster up -n {N}` failed\n{explain(p, name)}"
 
+    # Pre-copy is on by default, next to the balancer's files.
+    assert run(name, 0, "cat /proc/cluster/migrate/precopy /proc/cluster/balancer/enabled").split() == ["1", "0"]
+
     # The references, unmoved.
     want_awk = run(name, 0, f"{AWK}; echo rc=$?").split()
     want_pipe = run(name, 0, PIPE).strip()

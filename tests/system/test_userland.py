@@ -189,6 +189,20 @@ def test_seq_sort_md5(node):
     assert out.split()[0] == want, out
 
 
+def test_dmesg_reads_the_kernel_log(node):
+    # busybox dmesg through syslog(2): the boot messages with Linux's timestamps; -c clears what
+    # was read; -n sets what the console shows.
+    if node.kind == "fake":
+        pytest.skip("the host's kernel log is not Shoal's (and the fake node may not read it)")
+    out = node.ok("dmesg | head -5")
+    assert re.search(r"^\[\s*\d+\.\d{6}\] .*Shoal \(x86-64\) booting", out, re.M), out
+    out = node.ok("dmesg -r | grep -c '^<[0-7]>\\['")
+    assert int(out.split()[-1]) >= 10, f"dmesg -r should show <level>[time] lines: {out}"
+    out = node.ok("dmesg -c > /dev/null; echo 0 > /dev/null; dmesg | wc -l")
+    assert int(out.split()[-1]) <= 2, f"after dmesg -c the log should hold only what came since: {out}"
+    assert node.ok("dmesg -n 8; echo rc=$?; dmesg -n 7; echo rc=$?").split()[-2:] == ["rc=0", "rc=0"]
+
+
 def test_yes_head_wc(node):
     assert node.ok("yes | head -c 10000000 | wc -c").strip() == "10000000"
 
