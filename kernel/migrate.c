@@ -241,6 +241,18 @@ static uint32_t file_ref(struct image_file *files, uint32_t *nfiles, const struc
     return *nfiles;
 }
 
+/* Is page, mapped at va of file mapping v, the file's own page (shared, never written here)? The
+ * target then maps its own copy of the file there. */
+static bool file_own_page(struct vma *v, uint64_t va, const void *page)
+{
+    uint64_t pa;
+    if (vfs_lend_page(v->file, v->file_off + (va - v->start), &pa) != 0)
+        return false;
+    bool same = P2V(pa) == page;
+    page_put(pa);
+    return same;
+}
+
 /* How a stream sends pages. */
 enum image_mode {
     IMG_FULL,                           /* every page with contents (file pages by reference) */
@@ -350,7 +362,7 @@ static int send_image_as(int node, struct image_hdr *h, struct mm *mm, const cha
             const void *page = mm_page_contents(mm, v, va, !ref, &err);
             if (err)
                 k.err = err;
-            else if (page && (!page_is_zero(page) || (ref && v->file)))
+            else if (page && (!page_is_zero(page) || ref) && !(ref && file_own_page(v, va, page)))
                 stream_page(&k, va, page);      /* a zeroed page over a file must travel */
         }
     }

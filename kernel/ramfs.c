@@ -129,7 +129,7 @@ static void free_pages_from(struct ramfs_node *n, size_t first)
 {
     for (size_t i = first; i < n->reg.slots; i++) {
         if (n->reg.pages[i]) {
-            pmm_free_page(V2P(n->reg.pages[i]));
+            page_put(V2P(n->reg.pages[i]));     /* mappings may still hold it */
             n->reg.pages[i] = NULL;
         }
     }
@@ -553,6 +553,23 @@ static long ramfs_read(struct file *f, void *buf, size_t len, uint64_t *pos)
     return (long)done;
 }
 
+/* Mappings of a file share its pages (private ones copy a page when they first write it): every
+ * process running busybox maps the same text pages, which saves the copy, the memory and, under
+ * emulation, translating the same code again for each process. */
+static int ramfs_lend_page(struct file *f, uint64_t off, uint64_t *pa)
+{
+    struct ramfs_node *n = node(f->inode);
+    ramfs_lock();
+    size_t idx = off / PAGE_SIZE;
+    uint8_t *page = off < f->inode->size && idx < n->reg.slots ? n->reg.pages[idx] : NULL;
+    if (page) {
+        *pa = V2P(page);
+        page_get(*pa);
+    }
+    ramfs_unlock();
+    return page ? 0 : -ENOENT;
+}
+
 static long ramfs_write(struct file *f, const void *buf, size_t len, uint64_t *pos)
 {
     struct inode *ino = f->inode;
@@ -571,7 +588,7 @@ static long ramfs_write(struct file *f, const void *buf, size_t len, uint64_t *p
         size_t idx = p / PAGE_SIZE, in = p % PAGE_SIZE;
         size_t c = PAGE_SIZE - in < len - done ? PAGE_SIZE - in : len - done;
         if (!n->reg.pages[idx]) {
-            uint64_t pa = pmm_alloc_page();     /* zeroed */
+            uint64_t pa = page_alloc_user();    /* zeroed, counted: mappings share it */
             if (!pa) {
                 r = -ENOSPC;
                 break;
@@ -647,4 +664,5 @@ static const struct file_ops ramfs_dir_fops = {
 static const struct file_ops ramfs_file_fops = {
     .read = ramfs_read,
     .write = ramfs_write,
+    .lend_page = ramfs_lend_page,
 };

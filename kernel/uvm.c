@@ -211,8 +211,26 @@ static int fill_page(struct vma *v, uint64_t page_va, uint64_t pa)
     return got < 0 ? (int)got : 0;     /* a short read leaves zeros, as a mapping past EOF does */
 }
 
-static int fault_in(struct mm *mm, struct vma *v, uint64_t page_va)
+/* A whole page of a file mapping that is not being written: the file's own page, read-only (a
+ * write later copies it, copy_on_write, as after fork). 0, or -errno: copy it instead. */
+static int share_file_page(struct mm *mm, struct vma *v, uint64_t page_va)
 {
+    uint64_t pa;
+    if (page_va + PAGE_SIZE > v->file_end || vfs_lend_page(v->file, v->file_off + (page_va - v->start), &pa) != 0)
+        return -ENOENT;
+    int r = vm_map(mm->space, page_va, pa, vm_flags_of(v->prot, false));
+    if (r) {
+        page_put(pa);
+        return r;
+    }
+    mm->rss_pages++;
+    return 0;
+}
+
+static int fault_in(struct mm *mm, struct vma *v, uint64_t page_va, bool write)
+{
+    if (v->file && !write && share_file_page(mm, v, page_va) == 0)
+        return 0;
     uint64_t pa = page_alloc_user();
     if (!pa)
         return -ENOMEM;
@@ -273,7 +291,7 @@ int mm_fault(struct mm *mm, uint64_t addr, bool write)
     uint64_t page_va = PAGE_ALIGN_DOWN(addr);
     uint64_t *pte = vm_pte_lookup(mm->space, page_va);
     if (!pte || !(*pte & 1))
-        return fault_in(mm, v, page_va);
+        return fault_in(mm, v, page_va, write);
     if (write && !vm_pte_writable(*pte))
         return copy_on_write(mm, v, page_va, pte);
     return 0;                                   /* already fixed (e.g. by a racing fault) */
@@ -357,7 +375,7 @@ const void *mm_page_contents(struct mm *mm, struct vma *v, uint64_t va, bool rea
     *err = 0;
     uint64_t *pte = vm_pte_lookup(mm->space, va);
     if ((!pte || !(*pte & 1)) && read_files && v->file && va < v->file_end) {
-        *err = fault_in(mm, v, va);
+        *err = fault_in(mm, v, va, false);
         pte = *err ? NULL : vm_pte_lookup(mm->space, va);
     }
     if (!pte || !(*pte & 1))

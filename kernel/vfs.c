@@ -11,6 +11,7 @@
 #include "kernel/vfs.h"
 #include "kernel/errno.h"
 #include "kernel/kmalloc.h"
+#include "kernel/mm.h"
 #include "kernel/list.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
@@ -710,6 +711,13 @@ long vfs_pread(struct file *f, void *buf, size_t n, uint64_t off)
     if ((int64_t)off < 0)
         return -EINVAL;
     return read_at(f, buf, n, &off);
+}
+
+int vfs_lend_page(struct file *f, uint64_t off, uint64_t *pa)
+{
+    if (!f->ops || !f->ops->lend_page || (off & (PAGE_SIZE - 1)))
+        return -EOPNOTSUPP;
+    return f->ops->lend_page(f, off, pa);
 }
 
 long vfs_pwrite(struct file *f, const void *buf, size_t n, uint64_t off)

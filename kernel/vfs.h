@@ -165,6 +165,10 @@ struct file_ops {
      * NULL: always ready for reading and writing (regular files). */
     unsigned (*poll)(struct file *f);
     void (*release)(struct file *f);                                    /* last close */
+    /* Optional: the physical page holding byte off (page aligned) of a regular file, with a
+     * reference for the caller (page_put), so that mappings of the file share it instead of
+     * copying it; 0 or -errno (-ENOENT: a hole, or past the end). */
+    int (*lend_page)(struct file *f, uint64_t off, uint64_t *pa);
 };
 
 struct inode {
@@ -244,6 +248,7 @@ int vfs_open_path(struct fs_context *ctx, struct inode *start, const char *start
 long vfs_read(struct file *f, void *buf, size_t n);         /* at and advancing f->pos */
 long vfs_write(struct file *f, const void *buf, size_t n);
 long vfs_pread(struct file *f, void *buf, size_t n, uint64_t off);   /* f->pos untouched; ESPIPE if not seekable */
+int vfs_lend_page(struct file *f, uint64_t off, uint64_t *pa);         /* file_ops.lend_page, or -EOPNOTSUPP */
 long vfs_pwrite(struct file *f, const void *buf, size_t n, uint64_t off);
 int64_t vfs_llseek(struct file *f, int64_t off, int whence);
 int64_t generic_file_llseek(struct file *f, int64_t off, int whence);   /* SEEK_END uses inode->size */
