@@ -1,6 +1,8 @@
 /* mmapfile: private file mappings read the file's bytes (whole file, at an offset, the zero tail
  * of the last page), stay valid after close and unlink, are private on write and across fork;
- * anonymous mappings are zeroed, munmap removes them, mprotect changes what faults, MAP_FIXED
+ * a page read before it is written is still private on write (a mapping may share the file's own
+ * page until then), also after mprotect made it writable; anonymous mappings are zeroed, munmap
+ * removes them, mprotect changes what faults, MAP_FIXED
  * replaces part of a mapping, and bad arguments give EINVAL/EBADF; a mapping of this program's own
  * file (which every Shoal node has: away from home, the node maps its own copy) reads what read()
  * reads. */
@@ -59,12 +61,24 @@ int main(void)
         munmap(m, PAGE);
     }
 
+    /* Read-only, read, then made writable and written: the file stays as it was. */
+    m = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (CHECK(m != MAP_FAILED, "mmap(file, PROT_READ): %s", strerror(errno))) {
+        sink = m[5];
+        CHECK(mprotect(m, PAGE, PROT_READ | PROT_WRITE) == 0, "mprotect RW: %s", strerror(errno));
+        m[5] = (unsigned char)~byte_at(5);
+        unsigned char b;
+        CHECK(pread(fd, &b, 1, 5) == 1 && b == byte_at(5), "a write after mprotect reached the file");
+        munmap(m, PAGE);
+    }
+
     m = mmap(NULL, FSIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (CHECK(m != MAP_FAILED, "mmap(file, RW, MAP_PRIVATE): %s", strerror(errno))) {
         close(fd);
         fd = -1;
+        sink = m[PAGE + 7];             /* read first: the file's own page may be mapped... */
         m[0] = 0xee;
-        m[PAGE + 1] = 0xee;
+        m[PAGE + 1] = 0xee;             /* ...and a write then copies it, not writes the file */
         unsigned char b[2];
         int f2 = open(path, O_RDONLY);
         CHECK(f2 >= 0 && pread(f2, b, 1, 0) == 1 && b[0] == byte_at(0) &&
