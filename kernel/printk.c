@@ -9,7 +9,6 @@
 #include "drivers/vga.h"
 #include "kernel/format.h"
 #include "kernel/spinlock.h"
-#include "kernel/string.h"
 #include "kernel/time.h"
 #include <stdbool.h>
 
@@ -28,7 +27,6 @@ void printk_panic_mode(void)
 }
 
 void printk_set_level(int level) { console_level = level; }
-int printk_get_level(void) { return console_level; }
 
 static void ring_put(const char *s, size_t n)
 {

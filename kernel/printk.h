@@ -14,7 +14,6 @@ void printk(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void vprintk(int level, const char *fmt, va_list ap);
 void printk_set_level(int level);
 void printk_panic_mode(void);      /* fatal error: stop taking the log lock */
-int printk_get_level(void);        /* messages above it reach the ring only, not the consoles */
 
 #define PRINTK_RING_SIZE (64 * 1024)
 /* The newest bytes of the ring (at most cap) since it was last cleared, as Linux's syslog READ_ALL
